@@ -1,0 +1,66 @@
+"""Command line. Each command only forwards to one module's ``main``; known errors print as one line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .exceptions import KitError
+
+
+class _KitGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KitError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_KitGroup)
+def cli():
+    """Homework kit for "Implementing Neural Networks with Keras"."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for grades.csv and feedback.")
+@click.option("--timeout", default=15 * 60, show_default=True, type=click.FloatRange(min=1), help="Seconds each notebook may run.")
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: number of cores].")
+def grade(paths, out, timeout, jobs):
+    """Grade notebooks (.ipynb), Otter export zips, or folders of them."""
+    from . import grade as grading
+
+    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, jobs=jobs))
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Fail if student_template/ or solutions/ are out of date instead of writing them.")
+def generate(check):
+    """Regenerate student_template/ and solutions/ from the master notebook."""
+    from . import generate as generation
+
+    changed = generation.main(check=check)
+    click.echo("generated files are in sync with the master notebook" if check else
+               (f"updated: {', '.join(changed)}" if changed else "already up to date"))
+
+
+@cli.command()
+@click.option("--seeds", default=5, show_default=True, type=click.IntRange(min=5), help="How many seeds to train the reference with.")
+@click.option("--margin", default=0.01, show_default=True, type=click.FloatRange(min=0, max=0.2), help="Threshold = lowest reference accuracy minus this.")
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Trainings run at once [default: number of cores].")
+def calibrate(seeds, margin, jobs):
+    """Train the reference solution over several seeds and record the accuracy threshold."""
+    from . import calibrate as calibration
+
+    calibration.main(seeds=seeds, margin=margin, jobs=jobs)
+
+
+@cli.command("setup-data")
+def setup_data():
+    """Put Fashion-MNIST in the Keras cache (from Debian's dataset-fashion-mnist) so load_data() works offline."""
+    from . import dataset
+
+    click.echo(f"Fashion-MNIST is ready in {dataset.provision()}")

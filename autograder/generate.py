@@ -1,0 +1,83 @@
+"""Regenerate student_template/ and solutions/ from the master notebook with ``otter assign``.
+
+The master notebook in assignment/ is the one hand-edited source of the assignment.
+``otter assign`` strips the solutions into TODO stubs and keeps only public tests for
+students; we copy its output into the committed folders. Otter gives the cells it adds
+random ids, so ids are renumbered to make the output reproducible and ``--check``
+meaningful: it fails when the committed files differ from what the master generates.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from .exceptions import GenerationFailed, StaleGeneratedFiles
+from .paths import MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, RUBRIC_PACKAGE, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
+
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def main(*, check: bool = False) -> list[str]:
+    """Write (or with ``check``, compare) the generated files; return the paths that changed."""
+    with tempfile.TemporaryDirectory(prefix="otter-assign-") as scratch:
+        generated = _run_otter_assign(Path(scratch))
+        changed = [str(path.relative_to(ROOT)) for path, content in generated.items() if _read(path) != content]
+        stale = _stale_files(generated)
+        if check:
+            if changed or stale:
+                raise StaleGeneratedFiles(
+                    f"generated files are out of date: {sorted(changed + stale)}: "
+                    f"run `python -m autograder generate` and commit the result"
+                )
+            return []
+        for path in stale:
+            (ROOT / path).unlink()
+        for path, content in generated.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        return sorted(changed + stale)
+
+
+def _run_otter_assign(scratch: Path) -> dict[Path, bytes]:
+    stage, build = scratch / "master", scratch / "dist"
+    stage.mkdir()
+    shutil.copyfile(MASTER_NOTEBOOK, stage / NOTEBOOK_NAME)
+    shutil.copytree(RUBRIC_PACKAGE, stage / "rubric", ignore=IGNORED)
+    completed = subprocess.run(
+        [sys.executable, "-m", "otter", "assign", NOTEBOOK_NAME, str(build), "--no-run-tests"],
+        cwd=stage, capture_output=True, text=True,
+    )
+    if completed.returncode != 0:
+        raise GenerationFailed(f"otter assign failed on {MASTER_NOTEBOOK}: {completed.stderr.strip()[-1500:]}")
+    master_ids = {cell.get("id") for cell in nbformat.read(MASTER_NOTEBOOK, as_version=4).cells}
+    generated = {
+        STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME: _normalised(build / "student" / NOTEBOOK_NAME, master_ids),
+        SOLUTION_NOTEBOOK: _normalised(build / "autograder" / NOTEBOOK_NAME, master_ids),
+    }
+    for path in sorted((build / "student" / "rubric").rglob("*.py")):
+        generated[STUDENT_TEMPLATE_DIR / "rubric" / path.relative_to(build / "student" / "rubric")] = path.read_bytes()
+    return generated
+
+
+def _normalised(path: Path, master_ids: set) -> bytes:
+    notebook = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("id") not in master_ids:
+            cell["id"] = f"otter-{index}"
+    return nbformat.writes(notebook).encode("utf-8") + b"\n"
+
+
+def _stale_files(generated: dict[Path, bytes]) -> list[str]:
+    """Files in student_template/rubric that the master no longer generates."""
+    existing = {path for path in (STUDENT_TEMPLATE_DIR / "rubric").rglob("*.py")} if (STUDENT_TEMPLATE_DIR / "rubric").is_dir() else set()
+    return sorted(str(path.relative_to(ROOT)) for path in existing - set(generated))
+
+
+def _read(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None

@@ -1,0 +1,127 @@
+"""Stage 1: turn the paths an instructor gives into submissions, one per input file.
+
+A submission is a notebook (``.ipynb``) or an Otter export zip holding one. Anything
+else becomes an ``InvalidSubmission`` with a message saying what was wrong, so the
+batch still gives it a row. Saved outputs are dropped here: nothing a notebook
+claims to have printed is ever used for grading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+from .exceptions import InvalidSubmission
+
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+SUFFIXES = (".ipynb", ".zip")
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str  # unique within the batch; the `submission` column of grades.csv
+    path: Path
+    digest: str  # sha256 of the input file
+
+
+def find_submissions(paths) -> list[Submission]:
+    """Expand folders into the notebooks and zips inside them and give each file a unique name."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()
+                                and ".ipynb_checkpoints" not in p.parts))
+        else:
+            files.append(path)
+    files = list(dict.fromkeys(p.resolve() for p in files))
+    return [Submission(name, path, _digest(path)) for name, path in zip(_unique_names(files), files)]
+
+
+def read_notebook(submission: Submission) -> nbformat.NotebookNode:
+    """Read the submission's notebook, without outputs, or raise InvalidSubmission saying why."""
+    path = submission.path
+    if not path.is_file():
+        raise InvalidSubmission(f"{path} does not exist or is not a file")
+    if path.suffix == ".zip" or zipfile.is_zipfile(path):
+        raw, origin = _notebook_from_zip(path)
+    else:
+        raw, origin = path.read_bytes(), path.name
+    notebook = _parse_notebook(raw, origin)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return notebook
+
+
+def _notebook_from_zip(path: Path) -> tuple[bytes, str]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            notebooks = [
+                info for info in archive.infolist()
+                if info.filename.endswith(".ipynb") and not info.is_dir()
+                and "__MACOSX" not in info.filename and ".ipynb_checkpoints" not in info.filename
+            ]
+            if not notebooks:
+                raise InvalidSubmission(f"{path.name} is a zip without a notebook: submit the zip made by the export cell, or the .ipynb itself")
+            if len(notebooks) > 1:
+                names = [info.filename for info in notebooks]
+                raise InvalidSubmission(f"{path.name} holds {len(notebooks)} notebooks {names}: submit exactly one")
+            info = notebooks[0]
+            if info.file_size > MAX_NOTEBOOK_BYTES:
+                raise InvalidSubmission(f"{info.filename} in {path.name} is {info.file_size:,} bytes, over the {MAX_NOTEBOOK_BYTES:,}-byte limit")
+            with archive.open(info) as stream:
+                raw = stream.read(MAX_NOTEBOOK_BYTES + 1)
+            return raw, f"{path.name}:{info.filename}"
+    except zipfile.BadZipFile as error:
+        raise InvalidSubmission(f"{path.name} is not a readable zip ({error}): re-export the notebook") from error
+
+
+def _parse_notebook(raw: bytes, origin: str) -> nbformat.NotebookNode:
+    if not raw.strip():
+        raise InvalidSubmission(f"{origin} is empty: submit the saved notebook")
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise InvalidSubmission(f"{origin} is over the {MAX_NOTEBOOK_BYTES:,}-byte limit: clear the outputs and save again")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidSubmission(f"{origin} is not UTF-8 text ({error.reason} at byte {error.start}): it is not a notebook file") from error
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidSubmission(f"{origin} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}): open it in Jupyter and save it again") from error
+    if not isinstance(content, dict) or "cells" not in content and "worksheets" not in content:
+        raise InvalidSubmission(f"{origin} is JSON but not a Jupyter notebook (no cells): submit the .ipynb file")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat raises several types for malformed notebooks
+        raise InvalidSubmission(f"{origin} is not a valid notebook ({str(error).splitlines()[0]}): open it in Jupyter and save it again") from error
+    return notebook
+
+
+def _unique_names(files: list[Path]) -> list[str]:
+    """File names, lengthened with parent folders only where two files share a name."""
+    depth = {path: 1 for path in files}
+    while True:
+        names = {path: "/".join(path.parts[-depth[path]:]) for path in files}
+        clashes = {name for name in names.values() if list(names.values()).count(name) > 1}
+        if not clashes:
+            return [str(PurePosixPath(names[path])) for path in files]
+        for path in files:
+            if names[path] in clashes and depth[path] < len(path.parts):
+                depth[path] += 1
+
+
+def _digest(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    hasher = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()

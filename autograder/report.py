@@ -1,0 +1,104 @@
+"""Stage 6: write what instructors and LMSs read. Every file is written atomically."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from .results import SubmissionResult
+from .rubric import QUESTIONS
+
+GRADES_COLUMNS = ("submission", "status", "score", "max_score", *QUESTIONS, "message")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def submission_folder(out_dir: Path, submission: str) -> Path:
+    """``alice/hw.ipynb`` -> ``OUT/submissions/alice__hw.ipynb``: one folder per submission, no nesting."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", submission.replace("/", "__"))
+    return out_dir / "submissions" / safe
+
+
+def grades_csv(results: list[SubmissionResult]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(GRADES_COLUMNS)
+    for result in results:
+        writer.writerow([
+            result.submission, result.status, result.score, result.max_score,
+            *(result.question_score(name) for name in QUESTIONS), result.message,
+        ])
+    return buffer.getvalue()
+
+
+def gradescope_results(result: SubmissionResult) -> dict:
+    """Gradescope's results.json: one visible test per question, and its hidden checks after publishing."""
+    tests = []
+    for question in result.questions:
+        for hidden, visibility, suffix in ((False, "visible", ""), (True, "after_published", " (hidden checks)")):
+            checks = [check for check in question.checks if check.hidden == hidden]
+            if not checks and (hidden or question.checks):
+                continue
+            tests.append({
+                "name": question.name + suffix,
+                "score": sum(check.score for check in checks),
+                "max_score": sum(check.points for check in checks) if checks else question.max_score,
+                "output": "\n".join(_check_line(check) for check in checks) or result.message,
+                "visibility": visibility,
+            })
+    return {
+        "score": result.score,
+        "output": f"status: {result.status}" + (f"\n{result.message}" if result.message else ""),
+        "visibility": "visible",
+        "tests": tests,
+    }
+
+
+def feedback_markdown(result: SubmissionResult) -> str:
+    lines = [f"# Feedback for {result.submission}", "", f"**Score: {result.score} / {result.max_score}** (status: {result.status})", ""]
+    if result.message:
+        lines += [f"> {line}" for line in result.message.splitlines()] + [""]
+    for question in result.questions:
+        lines += [f"## {question.name}: {question.score} / {question.max_score}", ""]
+        lines += [f"- {_check_line(check)}" for check in question.checks] or ["- not graded"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
+    folder = submission_folder(out_dir, result.submission)
+    write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
+    write_atomic(folder / "feedback.md", feedback_markdown(result))
+    return folder
+
+
+def format_table(results: list[SubmissionResult]) -> str:
+    header = ["submission", "status", "score", *QUESTIONS]
+    rows = [
+        [r.submission, r.status, f"{r.score}/{r.max_score}", *(str(r.question_score(q)) for q in QUESTIONS)]
+        for r in results
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows])
+
+
+def _check_line(check) -> str:
+    mark = "PASS" if check.passed else "FAIL"
+    text = f"[{mark}] {check.description} ({check.score}/{check.points})"
+    return text if check.passed else f"{text}: {check.message}"

@@ -1,0 +1,59 @@
+"""Results as small dataclasses whose scores are derived, never stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .rubric import QUESTIONS, CheckResult, max_points
+
+STATUSES = ("graded", "error", "timeout", "invalid")
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    name: str
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def score(self) -> int:
+        return sum(check.score for check in self.checks)
+
+    @property
+    def max_score(self) -> int:
+        return max_points(self.name)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    submission: str
+    status: str
+    message: str
+    questions: tuple[QuestionResult, ...]
+    digest: str = ""
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {STATUSES}")
+
+    @property
+    def score(self) -> int:
+        return sum(question.score for question in self.questions)
+
+    @property
+    def max_score(self) -> int:
+        return sum(max_points(name) for name in QUESTIONS)
+
+    def question_score(self, name: str) -> int:
+        return next((q.score for q in self.questions if q.name == name), 0)
+
+    @classmethod
+    def from_checks(cls, submission: str, status: str, message: str, checks, digest: str = "") -> "SubmissionResult":
+        questions = tuple(
+            QuestionResult(name, tuple(check for check in checks if check.question == name)) for name in QUESTIONS
+        )
+        return cls(submission, status, message, questions, digest)
+
+    @classmethod
+    def ungraded(cls, submission: str, status: str, message: str, digest: str = "") -> "SubmissionResult":
+        """A submission that earned nothing because it could not be run or read."""
+        return cls(submission, status, message, tuple(QuestionResult(name, ()) for name in QUESTIONS), digest)

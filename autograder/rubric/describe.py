@@ -1,0 +1,199 @@
+"""Turn live Python objects into facts.
+
+Used in three places with the same code: the student's notebook (``grader.check``),
+the untrusted kernel that exports a submission, and the trusted process that
+describes the model it loaded itself. Everything here is duck-typed so the rubric
+imports without TensorFlow; nothing here trusts an object beyond reading plain
+values out of it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+
+import numpy as np
+
+from .facts import ArrayFacts, HistoryFacts, LayerFacts, ModelFacts, PredictionFacts, ScalarFacts
+
+# Stands for "the variable does not exist", as opposed to a variable holding a value.
+MISSING = object()
+
+
+def is_absent(value) -> bool:
+    """Not assigned: missing, None (Otter's stand-in for a missing name) or a template's `...` stub."""
+    return value is MISSING or value is None or value is Ellipsis
+
+ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy")
+
+
+def describe_array(name: str, value) -> ArrayFacts:
+    if is_absent(value):
+        return ArrayFacts(name)
+    try:
+        array = np.asarray(value)
+    except Exception as error:  # noqa: BLE001 - any failure means "not an array"
+        return ArrayFacts(name, defined=True, problem=f"cannot be read as an array ({error})")
+    if array.dtype.kind not in "biuf":
+        return ArrayFacts(
+            name,
+            defined=True,
+            problem=f"is a {type(value).__name__} of {array.dtype}, not a numeric array",
+            shape=tuple(int(n) for n in array.shape),
+        )
+    finite = array.size > 0
+    return ArrayFacts(
+        name,
+        defined=True,
+        shape=tuple(int(n) for n in array.shape),
+        dtype=str(array.dtype),
+        dtype_kind=array.dtype.kind,
+        minimum=float(np.min(array)) if finite else None,
+        maximum=float(np.max(array)) if finite else None,
+    )
+
+
+def describe_scalar(name: str, value) -> ScalarFacts:
+    if is_absent(value):
+        return ScalarFacts(name)
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
+        return ScalarFacts(name, defined=True, problem=f"is a {type(value).__name__}, not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        return ScalarFacts(name, defined=True, problem=f"is {number}, not a finite number")
+    return ScalarFacts(name, defined=True, value=number)
+
+
+def describe_predictions(value) -> PredictionFacts:
+    if is_absent(value):
+        return PredictionFacts()
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except Exception:  # noqa: BLE001
+        return PredictionFacts(defined=True, problem=f"is a {type(value).__name__}, not a numeric array")
+    shape = tuple(int(n) for n in array.shape)
+    if array.ndim != 2 or array.size == 0:
+        return PredictionFacts(defined=True, shape=shape)
+    return PredictionFacts(
+        defined=True,
+        shape=shape,
+        minimum=float(np.min(array)),
+        max_row_sum_error=float(np.max(np.abs(array.sum(axis=1) - 1.0))),
+    )
+
+
+def describe_model(value) -> ModelFacts:
+    if is_absent(value):
+        return ModelFacts()
+    if not (hasattr(value, "layers") and hasattr(value, "count_params") and hasattr(value, "fit")):
+        return ModelFacts(defined=True, problem=f"is a {type(value).__name__}, not a Keras model")
+    compile_config = _compile_config(value)
+    return ModelFacts(
+        defined=True,
+        layers=tuple(_describe_layer(layer) for layer in value.layers),
+        input_shape=_input_shape(value),
+        param_count=_attempt(lambda: int(value.count_params())),
+        compiled=bool(compile_config) or bool(getattr(value, "compiled", False)),
+        optimizer=normalise_name(compile_config.get("optimizer"))
+        or _attempt(lambda: normalise_name(type(value.optimizer).__name__)),
+        loss=normalise_name(compile_config.get("loss")),
+        metrics=tuple(normalise_name(m) for m in _flatten(compile_config.get("metrics"))),
+        optimizer_iterations=_attempt(lambda: int(np.asarray(value.optimizer.iterations))),
+    )
+
+
+def describe_history(history, model=MISSING) -> HistoryFacts:
+    """Describe ``history``, or ``model.history`` when the notebook never assigned ``history``."""
+    source = "history"
+    if is_absent(history):
+        history = None if is_absent(model) else getattr(model, "history", None)
+        source = "model.history"
+        if is_absent(history):
+            return HistoryFacts()
+    record = getattr(history, "history", None)
+    params = getattr(history, "params", None)
+    if not isinstance(record, dict) or not isinstance(params, dict):
+        return HistoryFacts(
+            defined=True,
+            source=source,
+            problem=f"is a {type(history).__name__}, not the History object returned by model.fit",
+        )
+    return HistoryFacts(
+        defined=True,
+        source=source,
+        epochs=_int_or_none(params.get("epochs")),
+        steps_per_epoch=_int_or_none(params.get("steps")),
+        epochs_recorded=len(record.get("loss", ()) or ()),
+        metric_names=tuple(sorted(str(key) for key in record)),
+        train_accuracy=_series(record, ACCURACY_NAMES),
+        val_accuracy=_series(record, tuple("val_" + name for name in ACCURACY_NAMES)),
+    )
+
+
+def normalise_name(entry) -> str | None:
+    """'Adam', 'adam', {'class_name': 'Adam'} and an Adam() object all become 'adam'."""
+    if entry is None:
+        return None
+    if isinstance(entry, dict):
+        class_name, config = entry.get("class_name"), entry.get("config")
+        if class_name == "function" and isinstance(config, str):
+            return normalise_name(config)
+        if isinstance(config, dict) and class_name in (None, "function") and "name" in config:
+            return normalise_name(config["name"])
+        return normalise_name(class_name)
+    if not isinstance(entry, str):
+        entry = getattr(entry, "__name__", None) or type(entry).__name__
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", entry).lower()
+
+
+def _describe_layer(layer) -> LayerFacts:
+    activation = getattr(layer, "activation", None)
+    return LayerFacts(
+        type=type(layer).__name__,
+        units=_int_or_none(getattr(layer, "units", None)),
+        activation=normalise_name(activation) if activation is not None else None,
+    )
+
+
+def _compile_config(model) -> dict:
+    config = _attempt(model.get_compile_config) if hasattr(model, "get_compile_config") else None
+    return config if isinstance(config, dict) else {}
+
+
+def _input_shape(model):
+    shape = _attempt(lambda: model.input_shape)
+    if not isinstance(shape, (tuple, list)) or not shape or isinstance(shape[0], (tuple, list)):
+        return None
+    return tuple(None if n is None else int(n) for n in shape)
+
+
+def _flatten(metrics) -> list:
+    """Metrics may be a name, a list, nested lists, or a dict per model output."""
+    if metrics is None:
+        return []
+    if isinstance(metrics, dict) and "class_name" not in metrics:
+        metrics = list(metrics.values())
+    if isinstance(metrics, (list, tuple)):
+        return [metric for item in metrics for metric in _flatten(item)]
+    return [metrics]
+
+
+def _series(record: dict, names) -> tuple[float, ...]:
+    for name in names:
+        if name in record:
+            return tuple(float(v) for v in record[name])
+    return ()
+
+
+def _int_or_none(value):
+    return int(value) if isinstance(value, (numbers.Integral, np.integer)) else None
+
+
+def _attempt(function):
+    try:
+        return function()
+    except Exception:  # noqa: BLE001 - an unbuilt or odd model just lacks this fact
+        return None

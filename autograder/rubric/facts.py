@@ -1,0 +1,145 @@
+"""Plain facts about a submission: the only thing the rubric ever looks at.
+
+Facts are small frozen dataclasses of numbers, strings and tuples. They can be
+built from live objects in a student's kernel (see ``describe``) or read back
+from JSON written by the grading engine, and they never hold a reference to an
+object that student code could have tampered with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ArrayFacts:
+    """What a data array looks like: shape, dtype and value range."""
+
+    name: str
+    defined: bool = False
+    problem: str | None = None  # why it is not a usable numeric array
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    dtype_kind: str | None = None  # numpy's dtype.kind: 'f', 'u', 'i', ...
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    type: str
+    units: int | None = None
+    activation: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Architecture and compile configuration of ``model``."""
+
+    defined: bool = False
+    problem: str | None = None
+    layers: tuple[LayerFacts, ...] = ()
+    input_shape: tuple[int | None, ...] | None = None
+    param_count: int | None = None
+    compiled: bool = False
+    optimizer: str | None = None  # normalised: 'adam', 'sgd', ...
+    loss: str | None = None  # normalised: 'sparse_categorical_crossentropy', ...
+    metrics: tuple[str, ...] = ()  # normalised: 'accuracy', ...
+    optimizer_iterations: int | None = None  # training steps taken so far
+
+
+@dataclass(frozen=True)
+class HistoryFacts:
+    """The training record returned by ``fit`` (``history`` or ``model.history``)."""
+
+    defined: bool = False
+    source: str | None = None  # 'history' or 'model.history'
+    problem: str | None = None
+    epochs: int | None = None  # epochs asked for (history.params['epochs'])
+    steps_per_epoch: int | None = None  # history.params['steps']
+    epochs_recorded: int | None = None  # len(history.history['loss'])
+    metric_names: tuple[str, ...] = ()
+    train_accuracy: tuple[float, ...] = ()
+    val_accuracy: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScalarFacts:
+    name: str
+    defined: bool = False
+    problem: str | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class PredictionFacts:
+    defined: bool = False
+    problem: str | None = None
+    shape: tuple[int, ...] | None = None
+    minimum: float | None = None
+    max_row_sum_error: float | None = None  # max |sum(row) - 1|
+
+
+@dataclass(frozen=True)
+class GraderFacts:
+    """Figures the grader computed itself, in a process that never ran student code."""
+
+    problem: str | None = None  # why the grader could not evaluate the model
+    test_accuracy: float | None = None  # the grader's evaluation of the saved model
+    argmax_agreement: float | None = None  # share of rows where predictions agree with the grader's
+    accuracy_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class SubmissionFacts:
+    x_train: ArrayFacts = field(default_factory=lambda: ArrayFacts("x_train"))
+    y_train: ArrayFacts = field(default_factory=lambda: ArrayFacts("y_train"))
+    x_test: ArrayFacts = field(default_factory=lambda: ArrayFacts("x_test"))
+    y_test: ArrayFacts = field(default_factory=lambda: ArrayFacts("y_test"))
+    model: ModelFacts = field(default_factory=ModelFacts)
+    history: HistoryFacts = field(default_factory=HistoryFacts)
+    test_loss: ScalarFacts = field(default_factory=lambda: ScalarFacts("test_loss"))
+    test_acc: ScalarFacts = field(default_factory=lambda: ScalarFacts("test_acc"))
+    predictions: PredictionFacts = field(default_factory=PredictionFacts)
+    grader: GraderFacts | None = None  # None in the student's notebook
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionFacts":
+        return from_dict(cls, data)
+
+
+def from_dict(cls, data):
+    """Build dataclass ``cls`` from ``asdict`` output, restoring nested dataclasses and tuples.
+
+    Unknown keys are rejected so that a malformed facts file fails loudly.
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__}: expected an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise TypeError(f"{cls.__name__}: unexpected fields {sorted(unknown)}")
+    return cls(**{name: _convert(hints[name], value) for name, value in data.items()})
+
+
+def _convert(hint, value):
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        item = args[0] if args else typing.Any
+        return tuple(_convert(item, v) for v in value)
+    return value
