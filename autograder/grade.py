@@ -73,27 +73,50 @@ def grade_all(submissions, *, out, timeout, threshold, jobs, threads, quiet=True
     return [results[s.name] for s in submissions]
 
 
-def grade_submission(submission: Submission, *, out: Path, timeout: float, threshold: float | None,
-                     threads: int = 1, seed: int | None = None) -> SubmissionResult:
+@dataclasses.dataclass(frozen=True)
+class Collected:
+    """What running and inspecting one submission produced: facts, or why there are none."""
+
+    status: str  # 'graded', 'timeout', 'error' or 'invalid'
+    message: str
+    facts: SubmissionFacts | None = None
+
+
+def collect_facts(submission: Submission, *, out: Path, timeout: float, threads: int = 1,
+                  seed: int | None = None) -> Collected:
+    """Read, execute (untrusted) and inspect (trusted) one submission; keep its executed notebook."""
     try:
         notebook = read_notebook(submission)
     except InvalidSubmission as error:
-        return SubmissionResult.ungraded(submission.name, "invalid", str(error), submission.digest)
-    folder = submission_folder(out, submission.name)
+        return Collected("invalid", str(error))
     with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
-        workdir = Path(scratch)
-        execution, executed = execute_notebook(notebook, workdir, timeout=timeout, threads=threads, seed=seed)
-        write_atomic(folder / "executed.ipynb", nbformat.writes(executed))
+        execution, executed = execute_notebook(notebook, Path(scratch), timeout=timeout, threads=threads, seed=seed)
+        write_atomic(submission_folder(out, submission.name) / "executed.ipynb", nbformat.writes(executed))
         if not execution.exported:
-            message = execution.message or "the notebook's kernel exported nothing"
-            return SubmissionResult.ungraded(submission.name, "error", message, submission.digest)
+            return Collected("error", execution.message or "the notebook's kernel exported nothing")
         facts, problem = inspect_in_fresh_process(execution.export_dir, threads=threads)
     if facts is None:
-        return SubmissionResult.ungraded(submission.name, "error", problem, submission.digest)
-    facts = dataclasses.replace(facts, grader=dataclasses.replace(facts.grader, accuracy_threshold=threshold))
+        return Collected("error", problem)
     status = "timeout" if execution.status == "timeout" else "graded"
     message = "; ".join(filter(None, [execution.message, _summarise(execution.cell_errors)]))
-    return SubmissionResult.from_checks(submission.name, status, message, run_checks(facts), submission.digest)
+    return Collected(status, message, facts)
+
+
+def grade_submission(submission: Submission, *, out: Path, timeout: float, threshold: float | None,
+                     threads: int = 1, seed: int | None = None) -> SubmissionResult:
+    collected = collect_facts(submission, out=out, timeout=timeout, threads=threads, seed=seed)
+    if collected.facts is None:
+        return SubmissionResult.ungraded(submission.name, collected.status, collected.message, submission.digest)
+    return score_facts(submission, collected, threshold)
+
+
+def score_facts(submission: Submission, collected: Collected, threshold: float | None) -> SubmissionResult:
+    """Run the rubric on collected facts, with the calibrated accuracy threshold."""
+    facts = collected.facts
+    facts = dataclasses.replace(facts, grader=dataclasses.replace(facts.grader, accuracy_threshold=threshold))
+    return SubmissionResult.from_checks(
+        submission.name, collected.status, collected.message, run_checks(facts), submission.digest
+    )
 
 
 def inspect_in_fresh_process(export_dir: Path, *, threads: int = 1) -> tuple[SubmissionFacts | None, str]:

@@ -1,0 +1,67 @@
+"""Calibrate the accuracy threshold from the reference solution.
+
+Train the reference notebook with several seeds through the same engine that grades
+students, record the grader's own test accuracy for each, and set the threshold a
+stated margin below the worst of them. The record in solutions/reference_metrics.json
+shows every seed, the rule, and that the reference earns full marks at every seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+from . import dataset
+from .exceptions import KitError
+from .grade import DEFAULT_TIMEOUT, collect_facts, score_facts
+from .load_submission import find_submissions
+from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
+from .report import write_atomic
+
+RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
+
+
+def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> dict:
+    dataset.provision()
+    jobs = max(1, min(jobs or os.cpu_count() or 1, seeds))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    [reference] = find_submissions([SOLUTION_NOTEBOOK])
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, ThreadPoolExecutor(jobs) as pool:
+        runs = list(pool.map(
+            lambda seed: collect_facts(reference, out=Path(scratch) / f"seed-{seed}", timeout=DEFAULT_TIMEOUT,
+                                       threads=threads, seed=seed),
+            range(seeds),
+        ))
+    failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
+    if failed:
+        raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
+    accuracies = [run.facts.grader.test_accuracy for run in runs]
+    threshold = math.floor((min(accuracies) - margin) * 1000) / 1000
+    scores = [score_facts(reference, run, threshold) for run in runs]
+    record = {
+        "notebook": str(SOLUTION_NOTEBOOK.relative_to(ROOT)),
+        "runs": [
+            {"seed": seed, "test_accuracy": round(accuracy, 4), "score": result.score, "max_score": result.max_score}
+            for seed, (accuracy, result) in enumerate(zip(accuracies, scores))
+        ],
+        "mean": round(statistics.mean(accuracies), 4),
+        "stdev": round(statistics.stdev(accuracies), 4),
+        "min": round(min(accuracies), 4),
+        "margin": margin,
+        "rule": RULE,
+        "threshold": threshold,
+        "threads_per_training": threads,
+        "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy")},
+    }
+    write_atomic(REFERENCE_METRICS, json.dumps(record, indent=2) + "\n")
+    print(json.dumps(record, indent=2))
+    not_full = [run["seed"] for run in record["runs"] if run["score"] != run["max_score"]]
+    if not_full:
+        raise KitError(f"the reference solution lost points at seeds {not_full}: see {REFERENCE_METRICS}")
+    return record

@@ -1,0 +1,84 @@
+"""Facts from live Keras objects: small synthetic models, no real training."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from autograder.rubric.describe import MISSING, describe_array, describe_history, describe_model, describe_predictions, describe_scalar
+from autograder.rubric.public import assert_public
+
+
+def lesson_model():
+    return keras.Sequential([
+        keras.layers.Flatten(input_shape=(28, 28)),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+@pytest.mark.parametrize("optimizer, loss, metrics", [
+    ("adam", "sparse_categorical_crossentropy", ["accuracy"]),
+    ("Adam", "SparseCategoricalCrossentropy", ["acc"]),
+    (lambda: keras.optimizers.Adam(), lambda: keras.losses.SparseCategoricalCrossentropy(), lambda: [keras.metrics.SparseCategoricalAccuracy()]),
+    (lambda: keras.optimizers.Adam(learning_rate=0.001), lambda: keras.losses.sparse_categorical_crossentropy, lambda: ["sparse_categorical_accuracy"]),
+])
+def test_compile_forms_string_function_and_object_all_pass(optimizer, loss, metrics):
+    model = lesson_model()
+    make = lambda value: value() if callable(value) and not isinstance(value, str) else value  # noqa: E731
+    model.compile(optimizer=make(optimizer), loss=make(loss), metrics=make(metrics))
+    facts = describe_model(model)
+    assert (facts.optimizer, facts.loss) == ("adam", "sparse_categorical_crossentropy")
+    assert set(facts.metrics) & {"accuracy", "acc", "sparse_categorical_accuracy"}
+    assert_public("q3_compile", model=model, y_train=np.zeros(3, dtype=np.uint8))
+
+
+def test_structure_facts_of_the_lesson_model():
+    facts = describe_model(lesson_model())
+    assert [(layer.type, layer.units, layer.activation) for layer in facts.layers] == [
+        ("Flatten", None, None), ("Dense", 128, "relu"), ("Dense", 10, "softmax"),
+    ]
+    assert facts.input_shape == (None, 28, 28) and facts.param_count == 101_770
+    assert not facts.compiled
+    assert_public("q2_model", model=lesson_model())
+
+
+def test_public_check_messages_name_the_variable_and_the_fix():
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(64, activation="sigmoid"),
+                              keras.layers.Dense(10, activation="softmax")])
+    with pytest.raises(AssertionError) as failure:
+        assert_public("q2_model", model=model)
+    text = str(failure.value)
+    assert "units [64, 10] but expected [128, 10]" in text
+    assert "activations ['sigmoid', 'softmax'] but expected ['relu', 'softmax']" in text
+    assert "50,890 parameters but expected 101,770" in text
+
+
+def test_public_check_of_a_missing_model_says_not_defined():
+    for absent in (None, Ellipsis):
+        with pytest.raises(AssertionError, match="model is not defined"):
+            assert_public("q2_model", model=absent)
+
+
+def test_history_and_iterations_from_a_tiny_fit_and_model_history_fallback():
+    model = lesson_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x, y = np.random.default_rng(0).random((50, 28, 28)), np.arange(50) % 10
+    history = model.fit(x, y, epochs=2, batch_size=10, validation_split=0.2, verbose=0)
+    facts = describe_history(history)
+    assert (facts.epochs, facts.steps_per_epoch, facts.epochs_recorded) == (2, 4, 2)
+    assert {"val_loss", "val_accuracy"} <= set(facts.metric_names) and len(facts.val_accuracy) == 2
+    fallback = describe_history(MISSING, model)
+    assert fallback.source == "model.history" and fallback.steps_per_epoch == 4
+    assert describe_model(model).optimizer_iterations == 8
+
+
+def test_arrays_scalars_and_predictions():
+    assert describe_array("x", np.arange(4, dtype=np.uint8)).maximum == 3.0
+    assert describe_array("x", ["a", "b"]).problem.startswith("is a list")
+    assert describe_array("x", ...).defined is False
+    assert describe_scalar("t", np.float32(0.5)).value == 0.5
+    assert describe_scalar("t", "0.5").problem == "is a str, not a number"
+    assert describe_scalar("t", float("nan")).problem.startswith("is nan")
+    rows = describe_predictions(np.full((3, 10), 0.1))
+    assert rows.shape == (3, 10) and rows.max_row_sum_error < 1e-9

@@ -1,0 +1,64 @@
+"""Real notebooks through the real engine: reference, template, the lesson script and one
+fixture per rubric check, each losing exactly the points written beside it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder.rubric import QUESTIONS
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+SCENARIOS = sorted(path.name.removesuffix(".expected.json") for path in FIXTURES.glob("*.expected.json"))
+
+
+def test_batch_exit_code_is_zero_when_nothing_errored(graded_batch):
+    _, exit_code, rows = graded_batch
+    assert exit_code == 0, {name: row["message"] for name, row in rows.items() if row["status"] == "error"}
+
+
+def test_reference_solution_earns_full_marks(graded_batch):
+    _, _, rows = graded_batch
+    row = rows["solutions/fashion_mnist_keras.ipynb"]
+    assert (row["status"], row["score"], row["max_score"]) == ("graded", "22", "22"), row["message"]
+
+
+def test_untouched_template_earns_zero_without_crashing(graded_batch):
+    out, _, rows = graded_batch
+    row = rows["student_template/fashion_mnist_keras.ipynb"]
+    assert (row["status"], row["score"]) == ("graded", "0")
+    feedback = (out / "submissions" / "student_template__fashion_mnist_keras.ipynb" / "feedback.md").read_text()
+    assert "x_train is not defined" in feedback and "model is not defined" in feedback
+    assert "AttributeError" not in feedback
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_fixture_loses_exactly_its_expected_points(graded_batch, scenario):
+    _, _, rows = graded_batch
+    expected = json.loads((FIXTURES / f"{scenario}.expected.json").read_text())
+    row = rows[f"{scenario}.ipynb"]
+    observed = {question: int(row[question]) for question in QUESTIONS}
+    assert (row["status"], observed) == (expected["status"], expected["scores"]), row["message"]
+    assert int(row["score"]) == expected["total"]
+
+
+def test_every_rubric_check_is_failed_by_some_fixture(graded_batch):
+    out, _, _ = graded_batch
+    from autograder.rubric import RUBRIC
+
+    failed = set()
+    for scenario in SCENARIOS:
+        results = json.loads((out / "submissions" / f"{scenario}.ipynb" / "results.json").read_text())
+        for test in results["tests"]:
+            failed.update(line.split("] ", 1)[1].rsplit(" (", 1)[0] for line in test["output"].splitlines() if line.startswith("[FAIL]"))
+    assert {check.description for check in RUBRIC} <= failed
+
+
+def test_results_json_is_gradescope_shaped(graded_batch):
+    out, _, rows = graded_batch
+    results = json.loads((out / "submissions" / "solutions__fashion_mnist_keras.ipynb" / "results.json").read_text())
+    assert results["score"] == 22
+    for test in results["tests"]:
+        assert set(test) == {"name", "score", "max_score", "output", "visibility"}
+        assert test["visibility"] in ("visible", "after_published")
+    assert sum(test["max_score"] for test in results["tests"]) == 22

@@ -1,0 +1,190 @@
+"""Each rubric check on facts, without TensorFlow: it passes the perfect submission and
+fails exactly when its attribute is wrong, with a message naming variable, expected,
+observed and a hint."""
+
+from dataclasses import replace
+
+import pytest
+
+from autograder.rubric import QUESTIONS, RUBRIC, SubmissionFacts, max_points, run_checks
+from autograder.rubric.facts import ArrayFacts, LayerFacts, PredictionFacts, ScalarFacts
+from facts_factory import perfect_facts, with_grader, with_history, with_model
+
+
+def failed(facts) -> dict[str, str]:
+    return {r.description: r.message for r in run_checks(facts) if not r.passed}
+
+
+def test_perfect_submission_passes_every_check():
+    assert failed(perfect_facts()) == {}
+    assert sum(r.score for r in run_checks(perfect_facts())) == 22
+
+
+def test_points_per_question_match_the_master_notebook():
+    assert {q: max_points(q) for q in QUESTIONS} == {
+        "q1_load": 4, "q2_model": 5, "q3_compile": 3, "q4_fit": 4, "q5_evaluate": 3, "q6_predict": 3,
+    }
+
+
+def test_empty_facts_fail_every_check_with_not_defined_messages():
+    results = run_checks(SubmissionFacts())
+    assert all(not r.passed for r in results)
+    assert len(results) == len(RUBRIC)
+    messages = " ".join(r.message for r in results)
+    for name in ("x_train", "y_train", "model", "history", "test_acc", "predictions"):
+        assert f"{name} is not defined" in messages
+    assert "AttributeError" not in messages and "None" not in messages.replace("NoneType", "")
+
+
+@pytest.mark.parametrize("change, lost, words", [
+    (dict(x_train=ArrayFacts("x_train", True, None, (2000, 28, 28), "float64", "f", 0.0, 1.0)),
+     {"x_train and x_test have the full data set's shapes"}, ["x_train", "(2000, 28, 28)", "(60000, 28, 28)"]),
+    (dict(y_test=ArrayFacts("y_test", True, None, (10000, 10), "float32", "f", 0.0, 1.0)),
+     {"y_train and y_test hold one label per image"}, ["y_test", "(10000, 10)", "(10000,)"]),
+    (dict(x_train=ArrayFacts("x_train", True, None, (60000, 28, 28), "uint8", "u", 0.0, 255.0)),
+     {"images are floating point", "pixels are scaled to [0, 1]"}, ["x_train", "uint8", "255"]),
+    (dict(x_test=ArrayFacts("x_test", True, None, (10000, 28, 28), "float64", "f", 0.0, 255 / 256)),
+     {"pixels are scaled to [0, 1]"}, ["x_test", "0.9961", "exactly 1", "255.0"]),
+])
+def test_q1_checks(change, lost, words):
+    messages = failed(replace(perfect_facts(), **change))
+    assert set(messages) == lost
+    for word in words:
+        assert any(word in message for message in messages.values()), (word, messages)
+
+
+@pytest.mark.parametrize("change, lost, words", [
+    (dict(layers=(LayerFacts("Flatten"), LayerFacts("Dense", 128, "relu"), LayerFacts("Dropout"), LayerFacts("Dense", 10, "softmax"))),
+     {"layers are Flatten, Dense, Dense"}, ["Dropout", "['Flatten', 'Dense', 'Dense']"]),
+    (dict(layers=(LayerFacts("Flatten"), LayerFacts("Dense", 64, "relu"), LayerFacts("Dense", 10, "softmax"))),
+     {"Dense layers have 128 and 10 units"}, ["[64, 10]", "[128, 10]"]),
+    (dict(layers=(LayerFacts("Flatten"), LayerFacts("Dense", 128, "sigmoid"), LayerFacts("Dense", 10, "softmax"))),
+     {"activations are relu and softmax"}, ["sigmoid", "relu"]),
+    (dict(input_shape=(None, 784)), {"input shape is (None, 28, 28)"}, ["(None, 784)", "input_shape=(28, 28)"]),
+    (dict(param_count=50_890), {"101,770 parameters"}, ["50,890", "101,770"]),
+    (dict(param_count=None), {"101,770 parameters"}, ["not been built"]),
+])
+def test_q2_checks_give_credit_per_attribute(change, lost, words):
+    messages = failed(with_model(perfect_facts(), **change))
+    assert set(messages) == lost
+    for word in words:
+        assert any(word in message for message in messages.values()), (word, messages)
+
+
+def test_q3_categorical_loss_with_integer_labels_gets_the_specific_hint():
+    messages = failed(with_model(perfect_facts(), loss="categorical_crossentropy"))
+    assert messages == {
+        "loss is sparse categorical cross-entropy":
+            "loss is 'categorical_crossentropy' but y_train holds integer labels: use 'sparse_categorical_crossentropy'"
+    }
+
+
+@pytest.mark.parametrize("change, lost, words", [
+    (dict(optimizer="sgd"), {"optimizer is Adam"}, ["'sgd'", "'adam'"]),
+    (dict(loss="mean_squared_error"), {"loss is sparse categorical cross-entropy"}, ["'mean_squared_error'"]),
+    (dict(metrics=()), {"metrics include accuracy"}, ["[]", "['accuracy']"]),
+    (dict(metrics=("sparse_categorical_accuracy",)), set(), []),
+    (dict(compiled=False, optimizer=None, loss=None, metrics=()),
+     {"optimizer is Adam", "loss is sparse categorical cross-entropy", "metrics include accuracy"}, ["not been compiled"]),
+])
+def test_q3_checks(change, lost, words):
+    messages = failed(with_model(perfect_facts(), **change))
+    assert set(messages) == lost
+    for word in words:
+        assert any(word in message for message in messages.values()), (word, messages)
+
+
+@pytest.mark.parametrize("history_change, model_change, lost, words", [
+    (dict(epochs=5, epochs_recorded=5), dict(optimizer_iterations=7500),
+     {"10 epochs", "model trained exactly 10 x 1,500 steps"}, ["5 epochs", "epochs=10", "7,500"]),
+    (dict(steps_per_epoch=750), dict(optimizer_iterations=7500),
+     {"1,500 steps per epoch (batch size 32, validation split 0.2)", "model trained exactly 10 x 1,500 steps"},
+     ["750", "batch_size=32"]),
+    (dict(metric_names=("accuracy", "loss"), val_accuracy=()), {},
+     {"validation metrics recorded"}, ["val_loss", "validation_split=0.2"]),
+    ({}, dict(optimizer_iterations=30000), {"model trained exactly 10 x 1,500 steps"}, ["30,000", "15,000"]),
+    ({}, dict(optimizer_iterations=0), {"model trained exactly 10 x 1,500 steps"}, ["no training steps"]),
+])
+def test_q4_checks(history_change, model_change, lost, words):
+    facts = with_model(with_history(perfect_facts(), **history_change), **model_change)
+    messages = failed(facts)
+    assert set(messages) == lost
+    for word in words:
+        assert any(word in message for message in messages.values()), (word, messages)
+
+
+def test_q4_accepts_model_history_when_history_was_never_assigned():
+    assert failed(with_history(perfect_facts(), source="model.history")) == {}
+
+
+def test_q5_test_acc_must_match_the_graders_own_figure():
+    messages = failed(replace(perfect_facts(), test_acc=ScalarFacts("test_acc", True, None, 0.99)))
+    assert set(messages) == {"test_acc matches the grader's evaluation"}
+    assert "0.9900" in messages["test_acc matches the grader's evaluation"]
+    assert "0.8810" in messages["test_acc matches the grader's evaluation"]
+
+
+def test_q5_tolerance_is_half_a_percentage_point():
+    assert failed(replace(perfect_facts(), test_acc=ScalarFacts("test_acc", True, None, 0.8859))) == {}
+    assert failed(replace(perfect_facts(), test_acc=ScalarFacts("test_acc", True, None, 0.8861))) != {}
+
+
+def test_q5_threshold_uses_the_graders_accuracy_not_test_acc():
+    facts = with_grader(replace(perfect_facts(), test_acc=ScalarFacts("test_acc", True, None, 0.80)), test_accuracy=0.80)
+    assert set(failed(facts)) == {"test accuracy reaches the threshold"}
+    assert "0.8000" in failed(facts)["test accuracy reaches the threshold"]
+
+
+def test_q5_test_acc_that_is_not_a_number():
+    messages = failed(replace(perfect_facts(), test_acc=ScalarFacts("test_acc", True, "is a str, not a number")))
+    assert set(messages) == {"test_acc is a fraction", "test_acc matches the grader's evaluation"}
+
+
+def test_grader_that_could_not_evaluate_fails_hidden_checks_with_its_reason():
+    messages = failed(with_grader(perfect_facts(), problem="model could not be loaded", test_accuracy=None, argmax_agreement=None))
+    assert set(messages) == {
+        "test_acc matches the grader's evaluation", "test accuracy reaches the threshold",
+        "argmax agrees with the grader's predictions",
+    }
+    assert all("could not be loaded" in message for message in messages.values())
+
+
+@pytest.mark.parametrize("predictions, grader_change, lost", [
+    (PredictionFacts(True, None, (10000,), None, None), {},
+     {"predictions have shape (10000, 10)", "rows are probability distributions", "argmax agrees with the grader's predictions"}),
+    (PredictionFacts(True, None, (10000, 10), -3.2, 12.0), {}, {"rows are probability distributions"}),
+    (PredictionFacts(True, None, (10000, 10), 0.0, 0.0), dict(argmax_agreement=0.881), {"argmax agrees with the grader's predictions"}),
+])
+def test_q6_checks(predictions, grader_change, lost):
+    facts = with_grader(replace(perfect_facts(), predictions=predictions), **grader_change)
+    assert set(failed(facts)) == lost
+
+
+def test_student_side_runs_public_checks_only():
+    results = run_checks(SubmissionFacts(), include_hidden=False)
+    assert results and not any(r.hidden for r in results)
+    assert {r.question for r in results} == set(QUESTIONS)
+
+
+def test_unknown_question_is_refused():
+    with pytest.raises(ValueError, match="q7"):
+        run_checks(perfect_facts(), questions=("q7",))
+
+
+def test_facts_round_trip_through_json_and_reject_unknown_fields():
+    import json
+    facts = perfect_facts()
+    assert SubmissionFacts.from_dict(json.loads(json.dumps(facts.to_dict()))) == facts
+    with pytest.raises(TypeError, match="unexpected"):
+        SubmissionFacts.from_dict({**facts.to_dict(), "score": 22})
+
+
+def test_facts_with_wrong_types_are_rejected():
+    data = perfect_facts().to_dict()
+    data["test_acc"]["value"] = "0.99"
+    with pytest.raises(TypeError, match="expected float"):
+        SubmissionFacts.from_dict(data)
+    data = perfect_facts().to_dict()
+    data["model"]["param_count"] = True
+    with pytest.raises(TypeError, match="expected int"):
+        SubmissionFacts.from_dict(data)
