@@ -188,3 +188,13 @@ def test_facts_with_wrong_types_are_rejected():
     data["model"]["param_count"] = True
     with pytest.raises(TypeError, match="expected int"):
         SubmissionFacts.from_dict(data)
+
+
+def test_a_fit_that_crashed_before_its_first_epoch_earns_no_history_points():
+    # Keras sets history.params (epochs, steps) before the first step, so only the record shows the crash.
+    facts = with_model(with_history(perfect_facts(), epochs_recorded=0, metric_names=(), val_accuracy=()), optimizer_iterations=0)
+    messages = failed(facts)
+    assert {d for d in messages if d != "model trained exactly 10 x 1,500 steps"} == {
+        "10 epochs", "1,500 steps per epoch (batch size 32, validation split 0.2)", "validation metrics recorded",
+    }
+    assert "no completed epoch" in messages["1,500 steps per epoch (batch size 32, validation split 0.2)"]

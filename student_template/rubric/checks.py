@@ -265,6 +265,8 @@ def _history_problem(facts: SubmissionFacts) -> str | None:
         )
     if history.problem:
         return f"{history.source} {history.problem}: assign history = model.fit(...)"
+    if not history.epochs_recorded:
+        return f"{history.source} records no completed epoch: model.fit stopped with an error; fix it and run the cell again"
     return None
 
 

@@ -139,7 +139,13 @@ def _convert(hint, value):
     if dataclasses.is_dataclass(hint):
         return from_dict(hint, value)
     if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"expected a list, got {type(value).__name__}")
         args = typing.get_args(hint)
         item = args[0] if args else typing.Any
         return tuple(_convert(item, v) for v in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
     return value

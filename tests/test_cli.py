@@ -1,0 +1,54 @@
+"""The instructor's command on inputs that need no training: bad files, empty folders, names."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+from autograder.paths import ROOT
+
+
+def run_cli(*args):
+    """Run from another folder: nothing may depend on the working directory."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "autograder", *map(str, args)], capture_output=True, text=True,
+                          cwd="/", env=env)
+
+
+def test_every_bad_input_gets_an_invalid_row_and_nothing_is_lost(tmp_path):
+    inputs = tmp_path / "in"
+    (inputs / "a").mkdir(parents=True)
+    (inputs / "b").mkdir()
+    (inputs / "a" / "hw.ipynb").write_text("not json")
+    (inputs / "b" / "hw.ipynb").write_bytes(b"")
+    (inputs / "photo.zip").write_bytes(b"\x89PNG\r\n")
+    out = tmp_path / "out"
+    completed = run_cli("grade", inputs, "--out", out)
+    assert completed.returncode == 0, completed.stderr
+    rows = list(csv.DictReader((out / "grades.csv").open()))
+    assert list(rows[0]) == ["submission", "status", "score", "max_score", "q1_load", "q2_model", "q3_compile",
+                             "q4_fit", "q5_evaluate", "q6_predict", "message"]
+    by_name = {row["submission"]: row for row in rows}
+    assert set(by_name) == {"a/hw.ipynb", "b/hw.ipynb", "photo.zip"}
+    assert all(row["status"] == "invalid" and row["score"] == "0" and row["max_score"] == "22" for row in rows)
+    assert "not valid JSON" in by_name["a/hw.ipynb"]["message"]
+    assert "is empty" in by_name["b/hw.ipynb"]["message"]
+    assert "not a readable zip" in by_name["photo.zip"]["message"]
+    for folder in ("a__hw.ipynb", "b__hw.ipynb", "photo.zip"):
+        results = json.loads((out / "submissions" / folder / "results.json").read_text())
+        assert results["score"] == 0 and "invalid" in results["output"]
+
+
+def test_known_errors_print_one_clean_line(tmp_path):
+    completed = run_cli("grade", tmp_path, "--out", tmp_path / "out")
+    assert completed.returncode == 2
+    assert completed.stderr.strip().startswith("error: no .ipynb or .zip files found")
+    assert "Traceback" not in completed.stderr
+
+
+def test_help_lists_the_commands():
+    completed = run_cli("--help")
+    for command in ("grade", "generate", "calibrate", "setup-data"):
+        assert command in completed.stdout
+    assert (ROOT / "README.md").is_file()

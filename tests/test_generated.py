@@ -1,0 +1,41 @@
+"""The generated files are in sync with their sources, and the calibration record holds up."""
+
+import json
+import math
+import subprocess
+import sys
+
+from autograder import generate
+from autograder.paths import REFERENCE_METRICS, ROOT
+
+
+def test_student_template_and_solutions_are_in_sync_with_the_master():
+    assert generate.main(check=True) == []
+
+
+def test_fixtures_are_in_sync_with_their_builder():
+    completed = subprocess.run([sys.executable, "tests/fixtures/build_fixtures.py", "--check"], cwd=ROOT,
+                               capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_student_template_code_has_no_solutions():
+    import nbformat
+
+    template = nbformat.read(ROOT / "student_template" / "fashion_mnist_keras.ipynb", as_version=4)
+    code = "\n".join(cell.source for cell in template.cells if cell.cell_type == "code")
+    for answer in ("load_data()", "Dense(128, activation", "epochs=10", "model.evaluate(", "model.predict(", "SOLUTION"):
+        assert answer not in code, answer
+    assert code.count("...") >= 6  # a stub in every answer cell
+
+
+def test_reference_accuracy_is_recorded_over_five_seeds_and_passes_at_every_one():
+    record = json.loads(REFERENCE_METRICS.read_text())
+    runs = record["runs"]
+    assert len({run["seed"] for run in runs}) >= 5
+    lowest = min(run["test_accuracy"] for run in runs)
+    assert record["threshold"] == math.floor((lowest - record["margin"]) * 1000) / 1000
+    assert record["margin"] > 0
+    for run in runs:
+        assert run["test_accuracy"] >= record["threshold"]
+        assert run["score"] == run["max_score"] == 22
