@@ -97,9 +97,12 @@ def _evaluate(model, export_dir: Path, predictions_problem: str | None) -> Grade
     if probabilities.shape != (len(labels), 10):
         return GraderFacts(problem=f"model outputs shape {probabilities.shape} for the test set, expected (10000, 10)")
     grader_classes = probabilities.argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(confusion, (labels, grader_classes), 1)
     return GraderFacts(
         test_accuracy=float(np.mean(grader_classes == labels)),
         argmax_agreement=_agreement(export_dir / PREDICTIONS_FILE, grader_classes, predictions_problem),
+        confusion_matrix=tuple(tuple(int(n) for n in row) for row in confusion),
     )
 
 

@@ -91,6 +91,7 @@ class GraderFacts:
     test_accuracy: float | None = None  # the grader's evaluation of the saved model
     argmax_agreement: float | None = None  # share of rows where predictions agree with the grader's
     accuracy_threshold: float | None = None
+    confusion_matrix: tuple[tuple[int, ...], ...] | None = None  # rows: true class, columns: the model's class
 
 
 @dataclass(frozen=True)
