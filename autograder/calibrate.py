@@ -19,7 +19,8 @@ from pathlib import Path
 
 from . import dataset
 from .exceptions import KitError
-from .grade import DEFAULT_TIMEOUT, collect_facts, score_facts
+from .grade import collect_facts, score_facts
+from .limits import Limits
 from .load_submission import find_submissions
 from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
 from .report import write_atomic
@@ -34,7 +35,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     [reference] = find_submissions([SOLUTION_NOTEBOOK])
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, ThreadPoolExecutor(jobs) as pool:
         runs = list(pool.map(
-            lambda seed: collect_facts(reference, out=Path(scratch) / f"seed-{seed}", timeout=DEFAULT_TIMEOUT,
+            lambda seed: collect_facts(reference, out=Path(scratch) / f"seed-{seed}", limits=Limits(),
                                        threads=threads, seed=seed),
             range(seeds),
         ))

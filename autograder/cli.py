@@ -28,12 +28,16 @@ def cli():
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for grades.csv and feedback.")
 @click.option("--timeout", default=15 * 60, show_default=True, type=click.FloatRange(min=1), help="Seconds each notebook may run.")
+@click.option("--memory", default=4.0, show_default=True, type=click.FloatRange(min=0.5), help="GiB of memory each notebook may use.")
 @click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: number of cores].")
-def grade(paths, out, timeout, jobs):
-    """Grade notebooks (.ipynb), Otter export zips, or folders of them."""
+def grade(paths, out, timeout, memory, jobs):
+    """Grade notebooks (.ipynb), Otter export zips, or folders of them.
+
+    Run it again after an interruption: finished submissions are kept, changed ones regraded.
+    """
     from . import grade as grading
 
-    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, jobs=jobs))
+    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * 1024**3), jobs=jobs))
 
 
 @cli.command()

@@ -1,28 +1,36 @@
 """Stage 2: run the student's notebook in its own kernel and export what the rubric needs.
 
-The kernel is a separate process that runs untrusted code; this module only drives it
-through nbclient. Cell errors do not stop the run (later questions still count). The
-student's cells share one wall-clock budget: when it runs out the running cell is
-interrupted, the rest are skipped, and the export still runs, so the work done so far
-is graded. Cells that only call Otter (``grader.check``, ``grader.export``) are skipped:
+This module runs *inside* the sandbox (``python -m autograder.execute_notebook``), with
+only itself, ``kernel_export`` and ``rubric.describe``/``rubric.facts`` in view. Cell errors
+do not stop the run, so later questions still count. A cell that hits a limit is stopped
+and the cells after it are skipped; the export still runs, so the work done before that
+cell is graded (as nbgrader interrupts a hung cell). The limits are the shared wall-clock
+budget, the output size, memory (a ``MemoryError`` under the sandbox's memory limit) and
+the kernel dying. After a death, a fresh kernel replays the cells before the fatal one,
+then exports. Cells that only call Otter (``grader.check``, ``grader.export``) are skipped:
 grading runs the checks itself, in a process the student's code never touched.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
 import os
 import re
+import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from .paths import ROOT
-
-EXPORT_TIMEOUT = 300  # seconds for saving the model and facts after the student's cells
+EXPORT_TIMEOUT = 300  # seconds for saving the model and arrays after the student's cells
+DEFAULT_MAX_OUTPUT_BYTES = 20 * 1024 * 1024
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent  # puts `autograder` on the kernel's path
+EXECUTION_FILE, EXECUTED_NOTEBOOK, EXPORT_DIR = "execution.json", "executed.ipynb", "export"
 _OTTER_LINE = re.compile(
     r"^\s*(import otter|grader\s*=\s*otter\.Notebook\(.*\)|grader\.(check|check_all|export)\(.*\))\s*(#.*)?$"
 )
@@ -30,14 +38,39 @@ _OTTER_LINE = re.compile(
 
 @dataclass
 class Execution:
-    status: str  # 'completed', 'timeout' or 'dead' (the kernel died)
-    export_dir: Path
-    cell_errors: list[str] = field(default_factory=list)  # "cell 7: NameError: name 'model' is not defined"
-    message: str = ""
+    """What happened when the notebook ran. Written by the sandbox, so validated when read back."""
 
-    @property
-    def exported(self) -> bool:
-        return (self.export_dir / "kernel_facts.json").is_file()
+    status: str = "completed"  # 'completed', 'timeout', 'stopped' (a limit other than time) or 'dead'
+    message: str = ""
+    cell_errors: list[str] = field(default_factory=list)  # "cell 7: NameError: name 'model' is not defined"
+
+    @classmethod
+    def from_dict(cls, data) -> "Execution":
+        if not isinstance(data, dict) or data.get("status") not in ("completed", "timeout", "stopped", "dead"):
+            raise ValueError("not an execution record")
+        errors = data.get("cell_errors", [])
+        if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors) or not isinstance(data.get("message"), str):
+            raise ValueError("malformed execution record")
+        return cls(data["status"], data["message"][:2000], [e[:300] for e in errors[:100]])
+
+
+class _LimitedClient(NotebookClient):
+    """An nbclient that stops keeping output past a byte budget and interrupts the cell flooding it."""
+
+    def __init__(self, *args, max_output_bytes: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_output_bytes = max_output_bytes
+        self.output_bytes = 0
+        self.output_exceeded = False
+
+    def output(self, outs, msg, display_id, cell_index):
+        self.output_bytes += len(json.dumps(msg.get("content", {})))
+        if self.output_bytes <= self.max_output_bytes:
+            return super().output(outs, msg, display_id, cell_index)
+        if not self.output_exceeded:
+            self.output_exceeded = True
+            asyncio.ensure_future(self.km.interrupt_kernel())
+        return None
 
 
 def execute_notebook(
@@ -47,54 +80,81 @@ def execute_notebook(
     timeout: float,
     threads: int = 1,
     seed: int | None = None,
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
+    memory_limit: str = "the memory limit",
 ) -> tuple[Execution, nbformat.NotebookNode]:
     """Execute ``notebook`` with ``workdir`` as its working folder; return what happened and the executed notebook."""
-    export_dir = workdir / "export"
-    runnable = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    export_dir = workdir / EXPORT_DIR
     student = [
         (number, cell) for number, cell in enumerate(notebook.cells, start=1)
-        if cell.cell_type == "code" and not _is_otter_cell(cell.source)
+        if cell.cell_type == "code" and cell.source.strip() and not _is_otter_cell(cell.source)
     ]
     numbers = [None] + [number for number, _ in student] + [None]  # the student's own cell numbers
+    runnable = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     runnable.cells = (
         [nbformat.v4.new_code_cell(_setup_source(threads, seed))]
         + [cell for _, cell in student]
         + [nbformat.v4.new_code_cell(_export_source(export_dir))]
     )
-    client = NotebookClient(
-        runnable,
-        timeout=timeout,
-        allow_errors=True,
-        interrupt_on_timeout=True,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(workdir)}},
-    )
-    execution = Execution(status="completed", export_dir=export_dir)
+    execution = Execution()
     deadline = time.monotonic() + timeout
+    settings = dict(workdir=workdir, threads=threads, deadline=deadline, max_output_bytes=max_output_bytes)
+    died_at = _run_cells(runnable, range(len(runnable.cells)), numbers, execution, memory_limit=memory_limit, **settings)
+    if died_at is not None:
+        execution.status = "dead"
+        execution.message = (
+            f"the kernel died while running cell {numbers[died_at] or died_at} (it may have exhausted memory "
+            f"or crashed); the cells before it were run again in a fresh kernel and graded"
+        )
+        replay = [*range(died_at), len(runnable.cells) - 1]
+        _run_cells(runnable, replay, numbers, Execution(), memory_limit=memory_limit, **settings)
+    return execution, runnable
+
+
+def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, threads, deadline,
+               max_output_bytes, memory_limit) -> int | None:
+    """Run ``indices`` of ``runnable`` in one kernel; return the index at which the kernel died, if it did."""
+    client = _LimitedClient(
+        runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
+        error_on_timeout={"ename": "TimeoutError", "evalue": "stopped by the grader's time limit", "traceback": []},
+        resources={"metadata": {"path": str(workdir)}}, max_output_bytes=max_output_bytes,
+    )
+    export = len(runnable.cells) - 1
+    index = None
     try:
         with client.setup_kernel(env=_kernel_env(threads)):
-            last = len(runnable.cells) - 1
-            for index, cell in enumerate(runnable.cells):
-                if index == last:
-                    client.timeout = EXPORT_TIMEOUT
-                elif execution.status == "timeout":
-                    continue
-                else:
-                    client.timeout = max(1, int(deadline - time.monotonic()))
+            for index in indices:
+                if index != export and execution.status != "completed":
+                    continue  # a limit stopped an earlier cell: skip to the export
+                client.timeout = EXPORT_TIMEOUT if index == export else max(1, int(deadline - time.monotonic()))
+                cell = runnable.cells[index]
                 client.execute_cell(cell, index)
-                if index != last and time.monotonic() >= deadline:
-                    execution.status = "timeout"
+                if index == export:
+                    continue
+                error = _cell_error(cell)
+                stopped = _stop_reason(client, error, deadline, memory_limit)
+                if stopped:
+                    execution.status, reason = stopped
                     execution.message = (
-                        f"cell {numbers[index]} was stopped after the {timeout:g}-second time limit; "
+                        f"cell {numbers[index]} was stopped: {reason}; "
                         f"later cells were skipped and the work before it was graded"
                     )
-                error = _cell_error(cell)
-                if error and 0 < index < last:
+                elif error and index > 0:
                     execution.cell_errors.append(f"cell {numbers[index]}: {error}")
-    except DeadKernelError as error:
-        execution.status = "dead"
-        execution.message = f"the notebook's kernel died ({error}); it may have run out of memory"
-    return execution, runnable
+    except DeadKernelError:
+        return index
+    return None
+
+
+def _stop_reason(client: _LimitedClient, error: str | None, deadline: float, memory_limit: str):
+    """(status, reason) when the cell just run hit a limit, else None."""
+    if time.monotonic() >= deadline:
+        return "timeout", "the time limit ran out"
+    if client.output_exceeded:
+        return "stopped", f"it printed more than the {client.max_output_bytes // (1024 * 1024)} MB output limit"
+    if error and error.startswith("MemoryError"):
+        return "stopped", f"it exceeded {memory_limit}"
+    return None
 
 
 def _is_otter_cell(source: str) -> bool:
@@ -125,7 +185,7 @@ def _export_source(export_dir: Path) -> str:
     return "\n".join([
         "# Added by the grader: export the lesson's variables for checking.",
         "import sys as _grader_sys",
-        f"_grader_sys.path.insert(0, {str(ROOT)!r})",
+        f"_grader_sys.path.insert(0, {str(PACKAGE_PARENT)!r})",
         "from autograder.kernel_export import export_namespace as _grader_export",
         f"_grader_export(globals(), {str(export_dir)!r})",
     ])
@@ -142,3 +202,28 @@ def _kernel_env(threads: int) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point inside the sandbox: run NOTEBOOK in its folder, write the record, the executed notebook and the export."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.execute_notebook")
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--timeout", type=float, required=True)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--max-output-bytes", type=int, default=DEFAULT_MAX_OUTPUT_BYTES)
+    parser.add_argument("--memory-limit", default="the memory limit", help="how to name the memory limit in messages")
+    args = parser.parse_args(argv)
+    workdir = args.notebook.resolve().parent
+    notebook = nbformat.read(args.notebook, as_version=4)
+    execution, executed = execute_notebook(
+        notebook, workdir, timeout=args.timeout, threads=args.threads, seed=args.seed,
+        max_output_bytes=args.max_output_bytes, memory_limit=args.memory_limit,
+    )
+    nbformat.write(executed, workdir / EXECUTED_NOTEBOOK)
+    (workdir / EXECUTION_FILE).write_text(json.dumps(asdict(execution)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,9 +1,10 @@
 """The instructor's command: grade notebooks and export zips, write grades.csv and feedback.
 
-Each submission goes through the stages in order: read it (load_submission), run it
-in its own kernel and export plain facts (execute_notebook), re-derive the facts that
-matter in a fresh trusted process (inspect_export), run the rubric, and write the
-reports. Submissions are independent, so several run at once.
+Each submission goes through the stages in order: read it (load_submission), run it in
+a sandbox under limits and export raw material (sandbox -> execute_notebook), re-derive
+the facts in a fresh trusted process (inspect_export), run the rubric, and write the
+reports. Submissions run in parallel; each result is recorded (``ledger``) the moment it
+is done, so an interrupted batch, run again, grades only what is missing or changed.
 """
 
 from __future__ import annotations
@@ -13,27 +14,28 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
 from tqdm import tqdm
 
-from . import dataset
+from . import dataset, ledger
 from .exceptions import CalibrationMissing, InvalidSubmission, KitError
-from .execute_notebook import execute_notebook
+from .limits import Limits, ScratchSpace
 from .load_submission import Submission, find_submissions, read_notebook
 from .paths import REFERENCE_METRICS, ROOT
 from .report import format_table, grades_csv, submission_folder, write_atomic, write_submission_reports
 from .results import SubmissionResult
 from .rubric import SubmissionFacts, run_checks
+from .sandbox import run_sandboxed
 
-DEFAULT_TIMEOUT = 15 * 60
+DEFAULT_TIMEOUT = Limits.timeout
 INSPECT_TIMEOUT = 600
 
 
-def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, jobs: int | None = None, quiet: bool = False) -> int:
+def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: int = Limits.memory_bytes,
+         jobs: int | None = None, quiet: bool = False) -> int:
     """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any errored)."""
     out = Path(out)
     submissions = find_submissions(paths)
@@ -41,9 +43,10 @@ def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, jobs: int | None
         raise KitError(f"no .ipynb or .zip files found in {[str(p) for p in paths]}: pass notebooks, zips or folders")
     threshold = read_threshold()
     dataset.provision()
+    limits = Limits(timeout=timeout, memory_bytes=memory_bytes)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(submissions)))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    results = grade_all(submissions, out=out, timeout=timeout, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet)
+    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet)
     write_atomic(out / "grades.csv", grades_csv(results))
     if not quiet:
         print(format_table(results))
@@ -51,15 +54,22 @@ def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, jobs: int | None
     return 1 if any(result.status == "error" for result in results) else 0
 
 
-def grade_all(submissions, *, out, timeout, threshold, jobs, threads, quiet=True, seed=None) -> list[SubmissionResult]:
-    """Grade ``submissions`` with ``jobs`` workers; results come back in input order."""
+def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True) -> list[SubmissionResult]:
+    """Grade ``submissions`` with ``jobs`` workers, reusing recorded results; results come back in input order."""
+    fingerprint = ledger.fingerprint(threshold)
     results: dict[str, SubmissionResult] = {}
+    for submission in submissions:
+        if (recorded := ledger.load(submission_folder(out, submission.name), submission.digest, fingerprint)) is not None:
+            results[submission.name] = recorded
+    pending = [s for s in submissions if s.name not in results]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_submission, s, out=out, timeout=timeout, threshold=threshold, threads=threads, seed=seed): s
-            for s in submissions
+            pool.submit(grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads): s
+            for s in pending
         }
-        for future in tqdm(as_completed(futures), total=len(futures), unit="notebook", disable=quiet, desc="grading"):
+        progress = tqdm(as_completed(futures), total=len(submissions), initial=len(submissions) - len(pending),
+                        unit="notebook", disable=quiet, desc="grading")
+        for future in progress:
             submission = futures[future]
             try:
                 result = future.result()
@@ -68,7 +78,8 @@ def grade_all(submissions, *, out, timeout, threshold, jobs, threads, quiet=True
                     submission.name, "error", f"the grader failed on this submission ({type(error).__name__}: {error})",
                     submission.digest,
                 )
-            write_submission_reports(result, out)
+            folder = write_submission_reports(result, out)
+            ledger.save(folder, result, fingerprint)
             results[submission.name] = result
     return [results[s.name] for s in submissions]
 
@@ -82,29 +93,37 @@ class Collected:
     facts: SubmissionFacts | None = None
 
 
-def collect_facts(submission: Submission, *, out: Path, timeout: float, threads: int = 1,
+def collect_facts(submission: Submission, *, out: Path, limits: Limits, threads: int = 1,
                   seed: int | None = None) -> Collected:
-    """Read, execute (untrusted) and inspect (trusted) one submission; keep its executed notebook."""
+    """Read, execute (sandboxed, untrusted) and inspect (trusted) one submission; keep its executed notebook."""
     try:
         notebook = read_notebook(submission)
     except InvalidSubmission as error:
         return Collected("invalid", str(error))
-    with tempfile.TemporaryDirectory(prefix="autograder-") as scratch:
-        execution, executed = execute_notebook(notebook, Path(scratch), timeout=timeout, threads=threads, seed=seed)
-        write_atomic(submission_folder(out, submission.name) / "executed.ipynb", nbformat.writes(executed))
-        if not execution.exported:
-            return Collected("error", execution.message or "the notebook's kernel exported nothing")
-        facts, problem = inspect_in_fresh_process(execution.export_dir, threads=threads)
+    scratch = ScratchSpace(limits)
+    try:
+        run = run_sandboxed(notebook, scratch, limits=limits, threads=threads, seed=seed)
+        warnings = "; ".join(run.warnings)
+        if run.executed is not None:
+            write_atomic(submission_folder(out, submission.name) / "executed.ipynb", nbformat.writes(run.executed))
+        if run.execution is None:
+            status = "timeout" if "did not stop" in run.message else "error"
+            return Collected(status, _join(warnings, run.message))
+        execution = run.execution
+        if not (run.export_dir / "kernel_facts.json").is_file():
+            return Collected("error", _join(warnings, execution.message, "the notebook's kernel exported nothing"))
+        facts, problem = inspect_in_fresh_process(run.export_dir, threads=threads)
+    finally:
+        scratch.close()
     if facts is None:
-        return Collected("error", problem)
-    status = "timeout" if execution.status == "timeout" else "graded"
-    message = "; ".join(filter(None, [execution.message, _summarise(execution.cell_errors)]))
-    return Collected(status, message, facts)
+        return Collected("error", _join(warnings, problem))
+    status = {"completed": "graded", "timeout": "timeout"}.get(execution.status, "error")
+    return Collected(status, _join(warnings, execution.message, _summarise(execution.cell_errors)), facts)
 
 
-def grade_submission(submission: Submission, *, out: Path, timeout: float, threshold: float | None,
+def grade_submission(submission: Submission, *, out: Path, limits: Limits, threshold: float | None,
                      threads: int = 1, seed: int | None = None) -> SubmissionResult:
-    collected = collect_facts(submission, out=out, timeout=timeout, threads=threads, seed=seed)
+    collected = collect_facts(submission, out=out, limits=limits, threads=threads, seed=seed)
     if collected.facts is None:
         return SubmissionResult.ungraded(submission.name, collected.status, collected.message, submission.digest)
     return score_facts(submission, collected, threshold)
@@ -121,7 +140,7 @@ def score_facts(submission: Submission, collected: Collected, threshold: float |
 
 def inspect_in_fresh_process(export_dir: Path, *, threads: int = 1) -> tuple[SubmissionFacts | None, str]:
     """Run ``inspect_export`` in a new interpreter that has never run student code."""
-    result_path = export_dir.parent / "trusted_facts.json"
+    result_path = export_dir.parent.parent / "trusted_facts.json"  # outside the sandbox's writable folder
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
            "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads)}
     try:
@@ -156,3 +175,7 @@ def _summarise(cell_errors: list[str]) -> str:
         return ""
     more = f" (and {len(cell_errors) - 1} more cell error(s))" if len(cell_errors) > 1 else ""
     return f"{cell_errors[0]}{more}"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(part for part in parts if part)

@@ -18,22 +18,71 @@ from pathlib import Path
 import numpy as np
 
 from .exceptions import ExportUnreadable
-from .kernel_export import FACTS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROBLEMS_FILE
-from .rubric.facts import GraderFacts, ModelFacts, SubmissionFacts
+from .kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
+from .rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_predictions
+from .rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
 
 MAX_FACTS_BYTES = 1024 * 1024
 MAX_MODEL_BYTES = 200 * 1024 * 1024
-MAX_PREDICTIONS_BYTES = 64 * 1024 * 1024
+MAX_ARRAY_BYTES = 512 * 1024 * 1024  # x_train as float64 is 376 MB
 
 
 def inspect_export(export_dir: Path) -> SubmissionFacts:
+    """The submission's facts, re-derived from the exported files wherever a file can show them.
+
+    Only the training history and the scalars test_acc/test_loss come from the kernel's own
+    description; the hidden checks compare those with what the grader measures itself.
+    """
     facts = _read_kernel_facts(export_dir)
     problems = _read_json(export_dir / PROBLEMS_FILE, dict) if (export_dir / PROBLEMS_FILE).is_file() else {}
+    problems = {str(key): str(value)[:500] for key, value in problems.items()}
+    arrays = {
+        name: _array_facts(export_dir, getattr(facts, name), problems.get(name)) for name in ARRAY_NAMES
+    }
+    predictions, predicted = _prediction_facts(export_dir, facts.predictions, problems.get("predictions"))
     model, model_facts, model_problem = _load_model(export_dir, facts.model, problems.get("model"))
     grader = GraderFacts(problem=model_problem)
     if model is not None:
-        grader = _evaluate(model, export_dir, problems.get("predictions"))
-    return dataclasses.replace(facts, model=model_facts, grader=grader)
+        grader = _evaluate(model, predicted)
+    return dataclasses.replace(facts, **arrays, predictions=predictions, model=model_facts, grader=grader)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    if path.stat().st_size > MAX_ARRAY_BYTES:
+        raise ExportUnreadable(f"{path.name} is {path.stat().st_size:,} bytes, over {MAX_ARRAY_BYTES:,}")
+    try:
+        array = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError) as error:
+        raise ExportUnreadable(f"{path.name} is not a plain numeric .npy file ({error})") from error
+    if array.dtype.kind not in "biuf":
+        raise ExportUnreadable(f"{path.name} holds dtype {array.dtype}, not numbers")
+    return array
+
+
+def _array_facts(export_dir: Path, kernel_view: ArrayFacts, problem: str | None) -> ArrayFacts:
+    path = export_dir / ARRAY_FILES[kernel_view.name]
+    if not kernel_view.defined or kernel_view.problem:
+        return kernel_view
+    if problem or not path.is_file():
+        return ArrayFacts(kernel_view.name, defined=True, problem=problem or "was not exported")
+    try:
+        return describe_array(kernel_view.name, _load_array(path))
+    except ExportUnreadable as error:
+        return ArrayFacts(kernel_view.name, defined=True, problem=f"could not be read back ({error})")
+
+
+def _prediction_facts(export_dir: Path, kernel_view: PredictionFacts, problem: str | None):
+    """Facts about ``predictions`` from the exported array, and that array (or None)."""
+    path = export_dir / ARRAY_FILES["predictions"]
+    if not kernel_view.defined or kernel_view.problem:
+        return kernel_view, None
+    if problem or not path.is_file():
+        return PredictionFacts(defined=True, problem=problem or "was not exported"), None
+    try:
+        array = _load_array(path)
+    except ExportUnreadable as error:
+        return PredictionFacts(defined=True, problem=f"could not be read back ({error})"), None
+    return describe_predictions(array), array
 
 
 def _read_kernel_facts(export_dir: Path) -> SubmissionFacts:
@@ -76,14 +125,13 @@ def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | N
         except Exception as error:  # noqa: BLE001 - any load failure is a fact about the submission
             problem = f"could not be loaded in Keras safe mode ({type(error).__name__}: {str(error)[:200]})"
         else:
-            from .rubric.describe import describe_model
-
             return model, describe_model(model), None
     # A model the grader cannot load earns no structure points: its own description is not trusted.
     return None, ModelFacts(defined=True, problem=problem), f"model {problem}"
 
 
-def _evaluate(model, export_dir: Path, predictions_problem: str | None) -> GraderFacts:
+def _evaluate(model, predicted: np.ndarray | None) -> GraderFacts:
+    """Evaluate ``model`` on the grader's own test set; compare with the student's ``predictions``."""
     from .dataset import load_test_set
 
     images, labels = load_test_set()
@@ -99,23 +147,14 @@ def _evaluate(model, export_dir: Path, predictions_problem: str | None) -> Grade
     grader_classes = probabilities.argmax(axis=1)
     confusion = np.zeros((10, 10), dtype=np.int64)
     np.add.at(confusion, (labels, grader_classes), 1)
+    agreement = None
+    if predicted is not None and predicted.ndim == 2 and predicted.shape[0] == len(labels) and predicted.shape[1] > 0:
+        agreement = float(np.mean(np.asarray(predicted).argmax(axis=1) == grader_classes))
     return GraderFacts(
         test_accuracy=float(np.mean(grader_classes == labels)),
-        argmax_agreement=_agreement(export_dir / PREDICTIONS_FILE, grader_classes, predictions_problem),
+        argmax_agreement=agreement,
         confusion_matrix=tuple(tuple(int(n) for n in row) for row in confusion),
     )
-
-
-def _agreement(path: Path, grader_classes: np.ndarray, problem: str | None) -> float | None:
-    if problem or not path.is_file() or path.stat().st_size > MAX_PREDICTIONS_BYTES:
-        return None
-    try:
-        predictions = np.load(path, allow_pickle=False)
-    except (ValueError, OSError):
-        return None
-    if predictions.ndim != 2 or predictions.shape[0] != len(grader_classes) or predictions.dtype.kind != "f":
-        return None
-    return float(np.mean(predictions.argmax(axis=1) == grader_classes))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
-"""Runs inside the submission's kernel, after the student's last cell: export plain facts.
+"""Runs inside the submission's kernel, after the student's last cell: export what grading needs.
 
-Everything here is untrusted by construction (student code ran first in this
-process and could have changed anything), so it only writes files that the trusted
-side validates and re-derives: the lesson's variables described as facts, the model
-in Keras' own ``.keras`` format, and ``predictions`` as a plain ``.npy`` array.
+Everything here is untrusted by construction (student code ran first in this process
+and could have changed anything), so it writes raw material for the trusted side to
+re-derive facts from: the four data arrays and ``predictions`` as plain ``.npy`` files,
+the model in Keras' own ``.keras`` format, and, for what only the kernel can see (the
+training history, ``test_acc``), facts as JSON. The sandbox gives this code only
+``rubric.describe`` and ``rubric.facts``: no checks, no reference data.
 """
 
 from __future__ import annotations
@@ -13,25 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .rubric.describe import MISSING, is_absent
-from .rubric.public import facts_from_variables
+from .rubric.describe import ARRAY_NAMES, MISSING, facts_from_variables, is_absent
 
-LESSON_VARIABLES = (
-    "x_train", "y_train", "x_test", "y_test", "model", "history", "test_loss", "test_acc", "predictions",
-)
-FACTS_FILE, MODEL_FILE, PREDICTIONS_FILE, PROBLEMS_FILE = (
-    "kernel_facts.json", "model.keras", "predictions.npy", "export_problems.json",
-)
+LESSON_VARIABLES = (*ARRAY_NAMES, "model", "history", "test_loss", "test_acc", "predictions")
+FACTS_FILE, MODEL_FILE, PROBLEMS_FILE = "kernel_facts.json", "model.keras", "export_problems.json"
+ARRAY_FILES = {name: f"{name}.npy" for name in (*ARRAY_NAMES, "predictions")}
 
 
 def export_namespace(namespace: dict, out_dir: str) -> None:
-    """Write the facts of ``namespace`` (the notebook's globals) into ``out_dir``."""
+    """Write the lesson's variables found in ``namespace`` (the notebook's globals) into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     variables = {name: namespace.get(name, MISSING) for name in LESSON_VARIABLES}
     problems: dict[str, str] = {}
-    facts = facts_from_variables(**variables)
-    (out / FACTS_FILE).write_text(json.dumps(facts.to_dict()))
+    (out / FACTS_FILE).write_text(json.dumps(facts_from_variables(**variables).to_dict()))
 
     model = variables["model"]
     if not is_absent(model):
@@ -40,11 +37,15 @@ def export_namespace(namespace: dict, out_dir: str) -> None:
         except Exception as error:  # noqa: BLE001 - any failure is reported as a fact
             problems["model"] = f"could not be saved as a .keras file ({type(error).__name__}: {error})"
 
-    predictions = variables["predictions"]
-    if not is_absent(predictions):
+    for name, file_name in ARRAY_FILES.items():
+        value = variables[name]
+        if is_absent(value):
+            continue
         try:
-            array = np.asarray(predictions, dtype=np.float32)
-            np.save(out / PREDICTIONS_FILE, array, allow_pickle=False)
+            array = np.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"dtype {array.dtype} is not numeric")
+            np.save(out / file_name, array, allow_pickle=False)
         except Exception as error:  # noqa: BLE001
-            problems["predictions"] = f"could not be saved as an array ({type(error).__name__}: {error})"
+            problems[name] = f"could not be saved as a numeric array ({type(error).__name__}: {error})"
     (out / PROBLEMS_FILE).write_text(json.dumps(problems))

@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from .facts import ArrayFacts, HistoryFacts, LayerFacts, ModelFacts, PredictionFacts, ScalarFacts
+from .facts import ArrayFacts, HistoryFacts, LayerFacts, ModelFacts, PredictionFacts, ScalarFacts, SubmissionFacts
 
 # Stands for "the variable does not exist", as opposed to a variable holding a value.
 MISSING = object()
@@ -26,6 +26,20 @@ def is_absent(value) -> bool:
     return value is MISSING or value is None or value is Ellipsis
 
 ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy")
+ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
+
+
+def facts_from_variables(**variables) -> SubmissionFacts:
+    """Describe whichever of the lesson's variables were given; the others count as not defined."""
+    arrays = {name: describe_array(name, variables.get(name)) for name in ARRAY_NAMES}
+    return SubmissionFacts(
+        **arrays,
+        model=describe_model(variables.get("model")),
+        history=describe_history(variables.get("history"), variables.get("model")),
+        test_loss=describe_scalar("test_loss", variables.get("test_loss")),
+        test_acc=describe_scalar("test_acc", variables.get("test_acc")),
+        predictions=describe_predictions(variables.get("predictions")),
+    )
 
 
 def describe_array(name: str, value) -> ArrayFacts:

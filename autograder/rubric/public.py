@@ -8,27 +8,7 @@ the ones that need the grader's own evaluation of the model run at grading.
 from __future__ import annotations
 
 from .checks import QUESTIONS, RUBRIC, run_checks
-from .describe import (
-    describe_array,
-    describe_history,
-    describe_model,
-    describe_predictions,
-    describe_scalar,
-)
-from .facts import SubmissionFacts
-
-
-def facts_from_variables(**variables) -> SubmissionFacts:
-    """Describe whichever of the lesson's variables were given; the others count as not defined."""
-    arrays = {name: describe_array(name, variables.get(name)) for name in ("x_train", "y_train", "x_test", "y_test")}
-    return SubmissionFacts(
-        **arrays,
-        model=describe_model(variables.get("model")),
-        history=describe_history(variables.get("history"), variables.get("model")),
-        test_loss=describe_scalar("test_loss", variables.get("test_loss")),
-        test_acc=describe_scalar("test_acc", variables.get("test_acc")),
-        predictions=describe_predictions(variables.get("predictions")),
-    )
+from .describe import facts_from_variables
 
 
 def assert_public(question: str, **variables) -> None:

@@ -1,0 +1,166 @@
+"""Run one submission's notebook in a sandbox and bring back what it exported.
+
+The sandbox is bubblewrap (Debian's ``bubblewrap``): no network, a private /tmp and
+/home, the system, Python and the virtualenv read-only, and one writable folder: the
+submission's own scratch space. It sees a staged copy of just the code the kernel
+needs (the executor, the exporter, ``rubric.describe`` and ``rubric.facts``) and the
+dataset, read-only. It cannot see the rubric's checks, the solutions, the reference
+data, the output folder or any other submission. Where bubblewrap cannot start, the
+same command runs as a plain subprocess and the result says so loudly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .dataset import keras_cache_dir
+from .execute_notebook import EXECUTED_NOTEBOOK, EXECUTION_FILE, EXPORT_DIR, EXPORT_TIMEOUT, Execution
+from .limits import Limits, ResourceGroup, ScratchSpace, confine_command
+
+PACKAGE = Path(__file__).resolve().parent
+STAGED_FILES = ("execute_notebook.py", "kernel_export.py", "rubric/describe.py", "rubric/facts.py")
+SANDBOX_HOME, SANDBOX_WORK, SANDBOX_CODE = "/home/student", "/home/student/work", "/opt/grader"
+MAX_EXECUTED_BYTES = 64 * 1024 * 1024
+NO_SANDBOX_WARNING = "WARNING: ran WITHOUT a sandbox (bubblewrap could not start): the notebook could read and write this machine"
+
+
+@dataclass
+class SandboxRun:
+    """What came back from the sandbox; ``execution`` is None when the run produced no record."""
+
+    execution: Execution | None
+    executed: nbformat.NotebookNode | None
+    export_dir: Path
+    warnings: list[str]
+    message: str = ""  # why there is no execution record
+
+
+def stage_code(destination: Path) -> Path:
+    """Copy the kernel-side code into ``destination/autograder`` (empty package inits: no checks)."""
+    for relative in STAGED_FILES:
+        target = destination / "autograder" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PACKAGE / relative, target)
+    for init in ("autograder/__init__.py", "autograder/rubric/__init__.py"):
+        (destination / init).write_text("")
+    return destination
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap_problem() -> str | None:
+    """None when bubblewrap can start a sandbox here; otherwise why not."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (apt-get install bubblewrap)"
+    completed = subprocess.run(
+        ["bwrap", "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--die-with-parent", "true"],
+        capture_output=True, text=True,
+    )
+    return None if completed.returncode == 0 else f"bubblewrap cannot start here ({completed.stderr.strip()[:200]})"
+
+
+def bubblewrap_command(argv: list[str], *, work: Path, code: Path, threads: int) -> list[str]:
+    """``argv`` wrapped in bwrap with the mounts described in the module docstring."""
+    command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
+               "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(path):
+            command += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            command += ["--ro-bind", path, path]
+    for secret in ("/etc/shadow", "/etc/gshadow"):
+        if os.path.exists(secret):
+            command += ["--ro-bind", "/dev/null", secret]
+    for prefix in dict.fromkeys([sys.base_prefix, sys.prefix, os.path.realpath(sys.executable).rsplit("/bin/", 1)[0]]):
+        command += ["--ro-bind", prefix, prefix]
+    datasets = keras_cache_dir()
+    command += [
+        "--tmpfs", SANDBOX_HOME,
+        "--ro-bind", str(datasets), f"{SANDBOX_HOME}/.keras/datasets/{datasets.name}",
+        "--ro-bind", str(code), SANDBOX_CODE,
+        "--bind", str(work), SANDBOX_WORK,
+        "--chdir", SANDBOX_WORK,
+        "--clearenv",
+    ]
+    for key, value in sandbox_env(threads, home=SANDBOX_HOME, code=SANDBOX_CODE).items():
+        command += ["--setenv", key, value]
+    return [*command, "--", *argv]
+
+
+def sandbox_env(threads: int, *, home: str, code: str) -> dict[str, str]:
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "KERAS_HOME": f"{home}/.keras",
+        "PYTHONPATH": code,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter-runtime",
+        "IPYTHONDIR": "/tmp/ipython",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": str(threads),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, limits: Limits, threads: int,
+                  seed: int | None = None) -> SandboxRun:
+    """Execute ``notebook`` under the sandbox and limits; read back and validate its record."""
+    warnings = [problem for problem in (scratch.problem,) if problem]
+    nbformat.write(notebook, scratch.work / "submission.ipynb")
+    code = stage_code(scratch.path / "code")
+    runner = [sys.executable, "-m", "autograder.execute_notebook", "submission.ipynb",
+              "--timeout", str(limits.timeout), "--threads", str(threads),
+              "--max-output-bytes", str(limits.max_output_bytes), "--memory-limit", limits.describe_memory()]
+    if seed is not None:
+        runner += ["--seed", str(seed)]
+    if problem := bubblewrap_problem():
+        warnings.append(f"{NO_SANDBOX_WARNING}: {problem}")
+        print(f"{NO_SANDBOX_WARNING}: {problem}", file=sys.stderr)
+        command, cwd = runner, scratch.work
+        env = {**os.environ, **sandbox_env(threads, home=str(scratch.path / "home"), code=str(code))}
+        env["KERAS_HOME"] = str(keras_cache_dir().parent.parent)
+    else:
+        command, cwd, env = bubblewrap_command(runner, work=scratch.work, code=code, threads=threads), None, None
+    group = ResourceGroup(limits)
+    if group.problem:
+        warnings.append(group.problem)
+    budget = limits.timeout + EXPORT_TIMEOUT + 120
+    try:
+        process = subprocess.Popen(confine_command(command, limits, group), cwd=cwd, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            _, stderr = process.communicate(timeout=budget)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.communicate()
+            return SandboxRun(None, None, scratch.work / EXPORT_DIR, warnings,
+                              f"the notebook did not stop within {budget:g} seconds even when interrupted, so it was killed")
+        out_of_memory = group.out_of_memory()
+    finally:
+        group.close()
+    return _read_back(scratch.work, warnings, process.returncode, stderr.decode(errors="replace"), out_of_memory, limits)
+
+
+def _read_back(work: Path, warnings, returncode: int, stderr: str, out_of_memory: bool, limits: Limits) -> SandboxRun:
+    export_dir = work / EXPORT_DIR
+    record, executed = work / EXECUTION_FILE, work / EXECUTED_NOTEBOOK
+    try:
+        if record.stat().st_size > 1024 * 1024 or executed.stat().st_size > MAX_EXECUTED_BYTES:
+            raise ValueError("the execution record or executed notebook is too large")
+        execution = Execution.from_dict(json.loads(record.read_text(encoding="utf-8")))
+        notebook = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError) as error:
+        reason = (f"it exceeded {limits.describe_memory()}" if out_of_memory
+                  else f"exit code {returncode}: {stderr.strip().splitlines()[-1][:300] if stderr.strip() else 'no output'}")
+        return SandboxRun(None, None, export_dir, warnings, f"the notebook's run ended without a record ({reason}; {error})")
+    return SandboxRun(execution, notebook, export_dir, warnings)
