@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import re
 import sys
@@ -126,13 +127,15 @@ def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, thr
             for index in indices:
                 if index != export and execution.status != "completed":
                     continue  # a limit stopped an earlier cell: skip to the export
-                client.timeout = EXPORT_TIMEOUT if index == export else max(1, int(deadline - time.monotonic()))
+                client.timeout = EXPORT_TIMEOUT if index == export else max(1, math.ceil(deadline - time.monotonic()))
                 cell = runnable.cells[index]
+                started = time.monotonic()
                 client.execute_cell(cell, index)
                 if index == export:
                     continue
                 error = _cell_error(cell)
-                stopped = _stop_reason(client, error, deadline, memory_limit)
+                ran_out = time.monotonic() - started >= client.timeout - 0.5 or time.monotonic() >= deadline
+                stopped = _stop_reason(client, error, ran_out, memory_limit)
                 if stopped:
                     execution.status, reason = stopped
                     execution.message = (
@@ -146,14 +149,16 @@ def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, thr
     return None
 
 
-def _stop_reason(client: _LimitedClient, error: str | None, deadline: float, memory_limit: str):
+def _stop_reason(client: _LimitedClient, error: str | None, ran_out: bool, memory_limit: str):
     """(status, reason) when the cell just run hit a limit, else None."""
-    if time.monotonic() >= deadline:
+    if ran_out:
         return "timeout", "the time limit ran out"
     if client.output_exceeded:
         return "stopped", f"it printed more than the {client.max_output_bytes // (1024 * 1024)} MB output limit"
     if error and error.startswith("MemoryError"):
         return "stopped", f"it exceeded {memory_limit}"
+    if error and error.startswith("BlockingIOError") and "Resource temporarily unavailable" in error:
+        return "stopped", "it started more processes than the process limit allows"
     return None
 
 

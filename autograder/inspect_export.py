@@ -108,12 +108,16 @@ def _read_json(path: Path, expected_type):
 
 
 def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | None):
-    """Return (model or None, the model's facts, why the grader cannot evaluate it)."""
-    if not kernel_view.defined:
-        return None, ModelFacts(), "model is not defined"
-    if kernel_view.problem:
-        return None, kernel_view, f"model {kernel_view.problem}"
+    """Return (model or None, the model's facts, why the grader cannot evaluate it).
+
+    A saved model file is loaded whatever the kernel's description claims: the kernel may lie.
+    """
     path = export_dir / MODEL_FILE
+    if not path.is_file():
+        if not kernel_view.defined:
+            return None, ModelFacts(), "model is not defined"
+        if kernel_view.problem:
+            return None, kernel_view, f"model {kernel_view.problem}"
     problem = save_problem or (None if path.is_file() else "model was not saved by the export")
     if problem is None and path.stat().st_size > MAX_MODEL_BYTES:
         problem = f"the saved model is {path.stat().st_size:,} bytes, over {MAX_MODEL_BYTES:,}"

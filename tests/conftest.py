@@ -4,21 +4,32 @@ from pathlib import Path
 import pytest
 
 from autograder import grade
-from autograder.paths import NOTEBOOK_NAME, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
+from autograder.paths import EXAMPLES_DIR, NOTEBOOK_NAME, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+EXAMPLE_BATCH = [SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME, EXAMPLES_DIR]  # what `make grade-examples` grades
 
 
 @pytest.fixture(scope="session")
 def graded_batch(tmp_path_factory):
-    """Grade the reference, the untouched template and every rubric fixture once, in one batch.
+    """Grade the reference, the untouched template, the examples and every rubric fixture in one batch.
 
-    This is the suite's one expensive step (about a dozen real trainings, two at a time);
+    This is the suite's one expensive step (about fifteen real trainings, two at a time);
     every end-to-end test reads its results.
     """
     out = tmp_path_factory.mktemp("graded")
-    paths = [SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME, *sorted(FIXTURES.glob("*.ipynb"))]
+    paths = [*EXAMPLE_BATCH, *sorted(FIXTURES.glob("*.ipynb"))]
     exit_code = grade.main(paths=paths, out=out, jobs=2, quiet=True)
     with (out / "grades.csv").open(newline="") as stream:
         rows = {row["submission"]: row for row in csv.DictReader(stream)}
     return out, exit_code, rows
+
+
+@pytest.fixture(scope="session")
+def graded_examples(graded_batch) -> str:
+    """grades.csv as an uninterrupted run of EXAMPLE_BATCH alone would write it."""
+    out, _, _ = graded_batch
+    lines = (out / "grades.csv").read_text().splitlines(keepends=True)
+    names = {"solutions/fashion_mnist_keras.ipynb", "student_template/fashion_mnist_keras.ipynb", "ada/fashion_mnist_keras.ipynb",
+             "alan/fashion_mnist_keras.ipynb", "fashion_mnist_keras.zip", "corrupted.ipynb"}
+    return "".join([lines[0]] + [line for line in lines[1:] if line.split(",", 1)[0] in names])

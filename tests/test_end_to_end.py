@@ -62,3 +62,14 @@ def test_results_json_is_gradescope_shaped(graded_batch):
         assert set(test) == {"name", "score", "max_score", "output", "visibility"}
         assert test["visibility"] in ("visible", "after_published")
     assert sum(test["max_score"] for test in results["tests"]) == 22
+
+
+@pytest.mark.parametrize("name, status, score", [
+    ("ada/fashion_mnist_keras.ipynb", "graded", "22"),
+    ("alan/fashion_mnist_keras.ipynb", "graded", "18"),
+    ("fashion_mnist_keras.zip", "graded", "14"),
+    ("corrupted.ipynb", "invalid", "0"),
+])
+def test_bundled_examples_grade_as_their_readme_says(graded_batch, name, status, score):
+    _, _, rows = graded_batch
+    assert (rows[name]["status"], rows[name]["score"]) == (status, score), rows[name]["message"]

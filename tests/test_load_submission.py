@@ -72,3 +72,11 @@ def test_nbformat_3_notebook_is_upgraded(tmp_path):
         {"cells": [{"cell_type": "code", "input": "z = 3", "language": "python", "outputs": []}]}]}
     (tmp_path / "old.ipynb").write_text(json.dumps(v3))
     assert read(tmp_path / "old.ipynb").cells[0].source == "z = 3"
+
+
+def test_zip_bomb_is_refused_without_being_inflated(tmp_path):
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("fashion_mnist_keras.ipynb", b"{" + b" " * (60 * 1024 * 1024) + b"}")
+    assert (tmp_path / "bomb.zip").stat().st_size < 1024 * 1024
+    with pytest.raises(InvalidSubmission, match="over the"):
+        read(tmp_path / "bomb.zip")

@@ -267,6 +267,14 @@ def _history_problem(facts: SubmissionFacts) -> str | None:
         return f"{history.source} {history.problem}: assign history = model.fit(...)"
     if not history.epochs_recorded:
         return f"{history.source} records no completed epoch: model.fit stopped with an error; fix it and run the cell again"
+    claimed = history.epochs_recorded * (history.steps_per_epoch or 0)
+    taken = facts.model.optimizer_iterations
+    if taken is None or taken < claimed:
+        shown = "there is no trained model to show them" if taken is None else f"model took only {taken:,}"
+        return (
+            f"{history.source} records {claimed:,} training steps but {shown}: "
+            f"history must come from fitting this model; build, compile and fit it in order"
+        )
     return None
 
 
