@@ -11,19 +11,33 @@ from .checks import QUESTIONS, RUBRIC, run_checks
 from .describe import facts_from_variables
 
 
-def assert_public(question: str, **variables) -> None:
-    """Raise AssertionError listing every failed public check of ``question``; else say what passed."""
+def assert_public(question: str, **variables) -> str:
+    """Raise AssertionError listing every failed public check of ``question``; else return what passed.
+
+    Under ``grader.check`` in Jupyter, Otter's result is then shown in these words (see
+    ``otter_display``), never as Otter's bare "All test cases passed!".
+    """
     if question not in QUESTIONS:
         raise ValueError(f"unknown question {question!r}: expected one of {list(QUESTIONS)}")
+    from .otter_display import install
+
+    install()
     facts = facts_from_variables(**variables)
     results = run_checks(facts, questions=(question,), include_hidden=False)
     failures = [result for result in results if not result.passed]
     if failures:
-        raise AssertionError("\n".join(f"- {result.message}" for result in failures))
+        raise AssertionError(
+            f"{question}: {len(failures)} of {len(results)} public checks failed:\n"
+            + "\n".join(f"- {result.message}" for result in failures)
+        )
+    return passed_summary(question)
+
+
+def passed_summary(question: str) -> str:
+    """What a student reads when the public checks of ``question`` pass: what ran, and what runs only at grading."""
+    public = sum(1 for check in RUBRIC if check.question == question and not check.hidden)
     hidden = [check.description for check in RUBRIC if check.question == question and check.hidden]
-    note = (
-        f" {len(hidden)} hidden check(s) ({'; '.join(hidden)}) run when your notebook is graded."
-        if hidden
-        else ""
-    )
-    print(f"{question}: public checks passed ({len(results)} of {len(results)}).{note}")
+    own = (f"{len(hidden)} hidden check(s) of this question did not run here ({'; '.join(hidden)})" if hidden
+           else "this question has no hidden checks")
+    return (f"{question}: public checks passed ({public} of {public}); {own}. "
+            f"Hidden checks, including the accuracy threshold, run only when your notebook is graded.")

@@ -1,0 +1,91 @@
+"""The student's side in a real kernel: grader.check is fast and honest, and a renamed notebook exports.
+
+The cells run are the template's own locked cells (init, check, export) in a folder laid out
+as handed out, with the notebook renamed. Nothing is trained.
+"""
+
+import time
+import zipfile
+
+import pytest
+from student_side import RENAMED, answers, check_cell, export_cell, run_cells, solved_student_folder, template_cell, text_of
+
+from autograder.load_submission import find_submissions, read_notebook
+from autograder.rubric import run_checks
+from autograder.rubric.describe import facts_from_variables
+
+WRONG_MODEL = "model = Sequential([Flatten(input_shape=(28, 28)), Dense(64, activation='sigmoid'), Dense(10, activation='softmax')])"
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory):
+    """One kernel session: check q2 (timed), check a wrong q2, check q5, then export; returns (folder, cells)."""
+    folder = tmp_path_factory.mktemp("student")
+    solved_student_folder(folder)
+    started = time.monotonic()
+    cells = run_cells(folder, [
+        template_cell("init"),
+        answers()["q2"],
+        "import time\n_started = time.perf_counter()",
+        check_cell("q2_model"),
+        "print(f'check took {time.perf_counter() - _started:.3f} s')",
+        WRONG_MODEL,
+        check_cell("q2_model"),
+        "test_loss, test_acc = 0.34, 0.88",
+        check_cell("q5_evaluate"),
+        export_cell(),
+    ])
+    return folder, cells, time.monotonic() - started
+
+
+def test_q2_check_answers_within_a_second_with_the_honest_wording(session):
+    _, cells, _ = session
+    seconds = float(text_of(cells[4]).split()[2])
+    assert seconds < 1.0, f"grader.check('q2_model') took {seconds} s"
+    shown = text_of(cells[3])
+    assert "q2_model: public checks passed (5 of 5)" in shown
+    assert "Hidden checks, including the accuracy threshold, run only when your notebook is graded." in shown
+    for cell in cells:
+        assert "All test cases passed" not in text_of(cell) and "passed!" not in text_of(cell)
+
+
+def test_failed_check_shows_the_graders_own_messages(session):
+    _, cells, _ = session
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(64, activation="sigmoid"),
+                              keras.layers.Dense(10, activation="softmax")])  # WRONG_MODEL, described in this process
+    expected = [r.message for r in run_checks(facts_from_variables(model=model), questions=("q2_model",), include_hidden=False)
+                if not r.passed]
+    shown = text_of(cells[6])
+    assert f"q2_model: {len(expected)} of 5 public checks failed:" in shown
+    assert all(f"- {message}" in shown for message in expected), shown
+    assert "Traceback" not in shown and "Error at line" not in shown
+
+
+def test_check_of_a_question_with_hidden_checks_names_them(session):
+    _, cells, _ = session
+    shown = text_of(cells[8])
+    assert "q5_evaluate: public checks passed (1 of 1); 2 hidden check(s) of this question did not run here" in shown
+    assert "test accuracy reaches the threshold" in shown
+
+
+def test_renamed_notebook_exports_a_zip_the_grader_reads_without_training(session):
+    folder, cells, seconds = session
+    [archive] = folder.glob("*.zip")
+    assert archive.name.startswith(RENAMED.removesuffix(".ipynb"))
+    with zipfile.ZipFile(archive) as contents:
+        notebooks = [name for name in contents.namelist() if name.endswith(".ipynb")]
+        assert notebooks == [RENAMED] and not any(name.startswith("rubric/") for name in contents.namelist())
+    assert "run_tests=True" not in export_cell() and seconds < 60  # export re-runs nothing, so nothing retrains
+    [submission] = find_submissions([archive])
+    notebook = read_notebook(submission)
+    code = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code")
+    assert all(answer in code for answer in answers().values())
+
+
+def test_init_cell_names_no_file_and_the_grader_skips_it():
+    from autograder.execute_notebook import _is_otter_cell
+
+    source = template_cell("init")
+    assert "otter.Notebook()" in source and ".ipynb" not in source
+    assert _is_otter_cell(source)  # never run by the grader, which has no rubric folder
