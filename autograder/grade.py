@@ -134,7 +134,7 @@ def score_facts(submission: Submission, collected: Collected, threshold: float |
     facts = collected.facts
     facts = dataclasses.replace(facts, grader=dataclasses.replace(facts.grader, accuracy_threshold=threshold))
     return SubmissionResult.from_checks(
-        submission.name, collected.status, collected.message, run_checks(facts), submission.digest
+        submission.name, collected.status, collected.message, run_checks(facts), submission.digest, facts=facts
     )
 
 

@@ -10,6 +10,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from .feedback_html import feedback_html, reference_curves
 from .results import SubmissionResult
 from .rubric import QUESTIONS
 
@@ -70,21 +71,10 @@ def gradescope_results(result: SubmissionResult) -> dict:
     }
 
 
-def feedback_markdown(result: SubmissionResult) -> str:
-    lines = [f"# Feedback for {result.submission}", "", f"**Score: {result.score} / {result.max_score}** (status: {result.status})", ""]
-    if result.message:
-        lines += [f"> {line}" for line in result.message.splitlines()] + [""]
-    for question in result.questions:
-        lines += [f"## {question.name}: {question.score} / {question.max_score}", ""]
-        lines += [f"- {_check_line(check)}" for check in question.checks] or ["- not graded"]
-        lines.append("")
-    return "\n".join(lines)
-
-
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
     folder = submission_folder(out_dir, result.submission)
     write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
-    write_atomic(folder / "feedback.md", feedback_markdown(result))
+    write_atomic(folder / "feedback.html", feedback_html(result, reference_curves()))
     return folder
 
 

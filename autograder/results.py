@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .rubric import QUESTIONS, CheckResult, max_points
+from .rubric import QUESTIONS, CheckResult, SubmissionFacts, max_points
 
 STATUSES = ("graded", "error", "timeout", "invalid")
 
@@ -30,6 +30,7 @@ class SubmissionResult:
     message: str
     questions: tuple[QuestionResult, ...]
     digest: str = ""
+    facts: SubmissionFacts | None = field(default=None, compare=False, repr=False)  # what the plots in reports draw
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -47,11 +48,12 @@ class SubmissionResult:
         return next((q.score for q in self.questions if q.name == name), 0)
 
     @classmethod
-    def from_checks(cls, submission: str, status: str, message: str, checks, digest: str = "") -> "SubmissionResult":
+    def from_checks(cls, submission: str, status: str, message: str, checks, digest: str = "", *,
+                    facts: SubmissionFacts | None = None) -> "SubmissionResult":
         questions = tuple(
             QuestionResult(name, tuple(check for check in checks if check.question == name)) for name in QUESTIONS
         )
-        return cls(submission, status, message, questions, digest)
+        return cls(submission, status, message, questions, digest, facts)
 
     @classmethod
     def ungraded(cls, submission: str, status: str, message: str, digest: str = "") -> "SubmissionResult":

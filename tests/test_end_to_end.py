@@ -27,7 +27,7 @@ def test_untouched_template_earns_zero_without_crashing(graded_batch):
     out, _, rows = graded_batch
     row = rows["student_template/fashion_mnist_keras.ipynb"]
     assert (row["status"], row["score"]) == ("graded", "0")
-    feedback = (out / "submissions" / "student_template__fashion_mnist_keras.ipynb" / "feedback.md").read_text()
+    feedback = (out / "submissions" / "student_template__fashion_mnist_keras.ipynb" / "feedback.html").read_text()
     assert "x_train is not defined" in feedback and "model is not defined" in feedback
     assert "AttributeError" not in feedback
 
