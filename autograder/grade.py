@@ -29,6 +29,7 @@ from .report import format_table, grades_csv, submission_folder, write_atomic, w
 from .results import SubmissionResult
 from .rubric import SubmissionFacts, run_checks
 from .sandbox import run_sandboxed
+from .summary import write_class_summary
 
 DEFAULT_TIMEOUT = Limits.timeout
 INSPECT_TIMEOUT = 600
@@ -48,6 +49,7 @@ def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: in
     threads = max(1, (os.cpu_count() or 1) // jobs)
     results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet)
     write_atomic(out / "grades.csv", grades_csv(results))
+    write_class_summary(results, out)
     if not quiet:
         print(format_table(results))
         print(f"\nWrote {out / 'grades.csv'} and feedback for {len(results)} submission(s) under {out / 'submissions'}")

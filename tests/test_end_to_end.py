@@ -1,11 +1,13 @@
 """Real notebooks through the real engine: reference, template, the lesson script and one
 fixture per rubric check, each losing exactly the points written beside it."""
 
+import html
 import json
 from pathlib import Path
 
 import pytest
 
+from autograder.report import submission_folder
 from autograder.rubric import QUESTIONS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
@@ -30,6 +32,17 @@ def test_untouched_template_earns_zero_without_crashing(graded_batch):
     feedback = (out / "submissions" / "student_template__fashion_mnist_keras.ipynb" / "feedback.html").read_text()
     assert "x_train is not defined" in feedback and "model is not defined" in feedback
     assert "AttributeError" not in feedback
+
+
+def test_every_submission_gets_feedback_html_and_the_batch_a_class_summary(graded_batch):
+    out, _, rows = graded_batch
+    for name, row in rows.items():
+        page = (submission_folder(out, name) / "feedback.html").read_text()
+        assert f'data-total="score">{row["score"]}<' in page, name
+    summary = (out / "summary.html").read_text()
+    assert all(f'data-submission="{html.escape(name)}"' in summary for name in rows)
+    reference = (submission_folder(out, "solutions/fashion_mnist_keras.ipynb") / "feedback.html").read_text()
+    assert reference.count('<img src="data:image/png;base64,') == 2  # learning curves and confusion matrix
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
