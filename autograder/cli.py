@@ -68,3 +68,12 @@ def setup_data():
     from . import dataset
 
     click.echo(f"Fashion-MNIST is ready in {dataset.provision()}")
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The zip to write, e.g. build/autograder.zip.")
+def gradescope(out):
+    """Build Gradescope's autograder.zip: same engine and rubric, dataset included (no network when grading)."""
+    from . import gradescope as builder
+
+    click.echo(f"wrote {builder.main(out=out)}: upload it as the assignment's autograder (see README, Gradescope)")

@@ -1,0 +1,136 @@
+"""Gradescope: build ``autograder.zip``, and grade one submission inside Gradescope's container.
+
+``main`` (``python -m autograder gradescope --out PATH``) runs on the instructor's machine.
+The zip holds what Gradescope looks for at its top level, ``setup.sh`` and ``run_autograder``
+(in ``gradescope_files/``), plus this package, the pinned ``requirements.txt``, the
+calibrated ``solutions/reference_metrics.json`` and the four Fashion-MNIST files, so
+nothing is downloaded when a submission is graded.
+
+``run`` (``python -m autograder.gradescope ROOT``, what ``run_autograder`` calls) grades
+the file in ``ROOT/submission`` with the same engine and rubric as the ``grade`` command
+and copies that submission's results.json to ``ROOT/results/results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from . import dataset
+from .exceptions import KitError
+from .grade import read_threshold
+from .limits import GiB, Limits
+from .load_submission import find_submissions
+from .paths import REFERENCE_METRICS, ROOT
+
+FILES = Path(__file__).resolve().parent / "gradescope_files"
+ENTRY_POINTS = ("setup.sh", "run_autograder")
+DATA_FOLDER = "data/fashion-mnist"
+GRADER_RESERVE = int(1.5 * GiB)  # the grader's own processes (inspection loads TensorFlow and the test set)
+
+
+def main(*, out: Path) -> Path:
+    """Write the Gradescope autograder zip to ``out``; return its path."""
+    out = Path(out)
+    if out.suffix != ".zip":
+        raise KitError(f"--out {out} should name the zip to write, e.g. build/autograder.zip")
+    read_threshold()  # an uncalibrated kit cannot grade: fail here, not on Gradescope
+    data = dataset.provision()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in ENTRY_POINTS:
+                _add(archive, FILES / name, name, executable=True)
+            _add(archive, ROOT / "requirements.txt", "requirements.txt")
+            _add(archive, REFERENCE_METRICS, "solutions/reference_metrics.json")
+            package = Path(__file__).resolve().parent
+            for path in sorted(package.rglob("*.py")):
+                if "__pycache__" not in path.parts:
+                    _add(archive, path, f"autograder/{path.relative_to(package).as_posix()}")
+            for name in dataset.FILES:
+                _add(archive, data / name, f"{DATA_FOLDER}/{name}", compress=False)
+        os.replace(partial, out)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def run(root: Path) -> int:
+    """Grade the submission in ``root/submission`` into ``root/results/results.json``; return the exit code."""
+    from . import grade
+
+    results_path = root / "results" / "results.json"
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = root / "submission"
+    candidates = find_submissions([folder]) if folder.is_dir() else []
+    if not candidates:
+        _write(results_path, _failure("No notebook was found in your submission: upload your .ipynb file, "
+                                      "or the zip that the notebook's last cell exports."))
+        return 0
+    chosen = min(candidates, key=lambda s: (s.path.suffix != ".ipynb", s.name))  # a notebook over a zip
+    out = root / "grading"
+    try:
+        grade.main(paths=[chosen.path], out=out, memory_bytes=memory_limit(), jobs=1)
+        [graded] = (out / "submissions").glob("*/results.json")
+        payload = json.loads(graded.read_text(encoding="utf-8"))
+    except Exception as error:  # noqa: BLE001 - Gradescope must always get a results.json
+        _write(results_path, _failure("The autograder could not grade this submission. Your instructor can see "
+                                      "why in the autograder output."))
+        print(f"grading failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    if len(candidates) > 1:
+        others = ", ".join(s.name for s in candidates if s is not chosen)
+        payload["output"] += f"\nGraded {chosen.name}; also submitted, not graded: {others}."
+    _write(results_path, payload)
+    return 0
+
+
+def memory_limit() -> int:
+    """The notebook's memory limit: the usual one, or less where the container leaves less beside the grader."""
+    total = _container_memory()
+    if total is None:
+        return Limits.memory_bytes
+    return max(GiB, min(Limits.memory_bytes, total - GRADER_RESERVE))
+
+
+def _container_memory() -> int | None:
+    for path in (Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")):
+        try:
+            value = path.read_text().strip()
+        except OSError:
+            continue
+        if value.isdigit() and int(value) < 1 << 50:
+            return int(value)
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return None
+
+
+def _failure(output: str) -> dict:
+    return {"score": 0, "output": output, "visibility": "visible", "tests": []}
+
+
+def _write(path: Path, payload: dict) -> None:
+    from .report import write_atomic
+
+    write_atomic(path, json.dumps(payload, indent=2) + "\n")
+
+
+def _add(archive: zipfile.ZipFile, source: Path, name: str, *, executable: bool = False, compress: bool = True) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+    info.external_attr = (0o755 if executable else 0o644) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    archive.writestr(info, source.read_bytes())
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/autograder")))

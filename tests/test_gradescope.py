@@ -1,0 +1,171 @@
+"""Gradescope's autograder.zip, tested the way Gradescope runs it.
+
+Each case gets a scratch root laid out like ``/autograder``: the zip extracted into
+``source/``, ``run_autograder`` copied beside it, the student's file in ``submission/``.
+``setup.sh`` runs with its installs skipped (this machine already has the packages in
+.venv) but still places the dataset; then ``run_autograder`` grades, all cases at once.
+The reference is the student template solved, renamed and exported by its own export
+cell: the zip a student uploads. It is the one real training here.
+"""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from student_side import export_solved_notebook
+
+from autograder import dataset
+from autograder.paths import REFERENCE_METRICS, ROOT
+from autograder.rubric import QUESTIONS, RUBRIC
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
+FAILING = ("categorical_loss_integer_labels", "training_on_2000_images")
+
+# Gradescope's results.json specification (gradescope-autograders.readthedocs.io/en/latest/specs/).
+TOP_LEVEL = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+             "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format", "tags",
+             "visibility", "extra_data"}
+VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+def validate(results: dict) -> None:
+    """Assert ``results`` follows Gradescope's format, with what this kit always provides."""
+    assert set(results) <= TOP_LEVEL, set(results) - TOP_LEVEL
+    assert isinstance(results["score"], (int, float)) and results["score"] >= 0
+    assert results.get("visibility", "visible") in VISIBILITIES
+    assert isinstance(results.get("output", ""), str)
+    assert isinstance(results["tests"], list)
+    for test in results["tests"]:
+        assert set(test) <= TEST_KEYS, set(test) - TEST_KEYS
+        assert {"name", "score", "max_score", "output", "visibility"} <= set(test)
+        assert isinstance(test["name"], str) and isinstance(test["output"], str)
+        assert 0 <= test["score"] <= test["max_score"]
+        assert test["visibility"] in VISIBILITIES
+    if results["tests"]:
+        assert results["score"] == sum(test["score"] for test in results["tests"])
+        assert sum(test["max_score"] for test in results["tests"]) == 22
+
+
+def question_scores(results: dict) -> dict[str, int]:
+    scores = dict.fromkeys(QUESTIONS, 0)
+    for test in results["tests"]:
+        scores[test["name"].removesuffix(" (hidden checks)")] += test["score"]
+    return scores
+
+
+@pytest.fixture(scope="module")
+def autograder_zip(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build") / "autograder.zip"
+    completed = subprocess.run([sys.executable, "-m", "autograder", "gradescope", "--out", str(out)], cwd="/",
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    return out
+
+
+def gradescope_root(root: Path, archive: Path, submission: Path | None) -> Path:
+    """Lay out ``root`` as Gradescope does: source/ from the zip (with its file modes), run_autograder, submission/."""
+    with zipfile.ZipFile(archive) as contents:
+        for info in contents.infolist():
+            target = root / "source" / info.filename
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(contents.read(info))
+            target.chmod(info.external_attr >> 16 & 0o777)
+    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    (root / "results").mkdir()
+    if submission is not None:
+        shutil.copy(submission, root / "submission" / submission.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def runs(autograder_zip, tmp_path_factory):
+    """Every case graded by run_autograder, concurrently: {case: (exit code, output, results.json)}."""
+    scratch = tmp_path_factory.mktemp("gradescope")
+    garbage = scratch / "homework.ipynb"
+    garbage.write_text("this is not a notebook")
+    cases = {
+        "reference": export_solved_notebook(scratch / "student"),
+        **{name: FIXTURES / f"{name}.ipynb" for name in FAILING},
+        "invalid": garbage,
+        "nothing": None,
+    }
+    processes = {}
+    for case, submission in cases.items():
+        root = gradescope_root(scratch / case, autograder_zip, submission)
+        env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_SKIP_INSTALL": "1", "AUTOGRADER_PYTHON": sys.executable}
+        env.pop("PYTHONPATH", None)
+        setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=env, cwd=root, capture_output=True, text=True)
+        assert setup.returncode == 0, setup.stderr
+        processes[case] = (root, subprocess.Popen([str(root / "run_autograder")], env=env, cwd=root,
+                                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outcomes = {}
+    for case, (root, process) in processes.items():
+        output, _ = process.communicate(timeout=900)
+        results = root / "results" / "results.json"
+        outcomes[case] = (process.returncode, output, json.loads(results.read_text()) if results.is_file() else None)
+    return outcomes
+
+
+def test_zip_has_what_gradescope_expects_at_its_top_level(autograder_zip):
+    with zipfile.ZipFile(autograder_zip) as contents:
+        names = set(contents.namelist())
+        modes = {info.filename: info.external_attr >> 16 for info in contents.infolist()}
+        assert {"setup.sh", "run_autograder", "requirements.txt", "solutions/reference_metrics.json"} <= names
+        assert all(modes[name] & stat.S_IXUSR for name in ("setup.sh", "run_autograder"))
+        assert contents.read("requirements.txt") == (ROOT / "requirements.txt").read_bytes()
+        assert contents.read("solutions/reference_metrics.json") == REFERENCE_METRICS.read_bytes()
+        for name in dataset.FILES:
+            assert contents.read(f"data/fashion-mnist/{name}") == (dataset.keras_cache_dir() / name).read_bytes()
+        package = {name for name in names if name.startswith("autograder/")}
+        assert {"autograder/grade.py", "autograder/gradescope.py", "autograder/rubric/checks.py"} <= package
+        assert not any("__pycache__" in name or name.endswith(".pyc") for name in names)
+        assert not any(name.startswith(("student_template/", "tests/", "assignment/")) for name in names)
+
+
+def test_setup_and_run_autograder_are_valid_bash(autograder_zip, tmp_path):
+    root = gradescope_root(tmp_path, autograder_zip, None)
+    for script in (root / "source" / "setup.sh", root / "run_autograder"):
+        completed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert completed.returncode == 0, completed.stderr
+    assert "ppa:deadsnakes" in (root / "source" / "setup.sh").read_text()  # Python 3.11 on any Ubuntu image
+
+
+def test_every_case_writes_a_results_json_in_gradescopes_format(runs):
+    for case, (exit_code, output, results) in runs.items():
+        assert exit_code == 0, (case, output[-3000:])
+        assert results is not None, (case, output[-3000:])
+        validate(results)
+
+
+def test_reference_earns_full_marks_with_hidden_checks_shown_after_publishing(runs):
+    _, output, results = runs["reference"]
+    assert results["score"] == 22, output[-3000:]
+    assert results["output"] == "status: graded"
+    hidden = {check.description for check in RUBRIC if check.hidden}
+    for test in results["tests"]:
+        is_hidden = test["name"].endswith(" (hidden checks)")
+        assert test["visibility"] == ("after_published" if is_hidden else "visible")
+        assert is_hidden == any(description in test["output"] for description in hidden), test
+
+
+@pytest.mark.parametrize("case", FAILING)
+def test_failing_fixture_loses_exactly_its_expected_points(runs, case):
+    _, output, results = runs[case]
+    expected = json.loads((FIXTURES / f"{case}.expected.json").read_text())
+    assert question_scores(results) == expected["scores"], output[-3000:]
+    assert results["score"] == expected["total"]
+
+
+def test_unreadable_or_missing_submissions_still_get_a_clear_result(runs):
+    _, _, invalid = runs["invalid"]
+    assert invalid["score"] == 0 and "invalid" in invalid["output"] and "not valid JSON" in invalid["output"]
+    _, _, nothing = runs["nothing"]
+    assert nothing["score"] == 0 and nothing["tests"] == [] and "No notebook was found" in nothing["output"]
