@@ -169,3 +169,35 @@ def test_unreadable_or_missing_submissions_still_get_a_clear_result(runs):
     assert invalid["score"] == 0 and "invalid" in invalid["output"] and "not valid JSON" in invalid["output"]
     _, _, nothing = runs["nothing"]
     assert nothing["score"] == 0 and nothing["tests"] == [] and "No notebook was found" in nothing["output"]
+
+
+def test_notebook_memory_limit_leaves_room_for_the_grader_in_the_container(monkeypatch):
+    from autograder import gradescope
+    from autograder.limits import GiB, Limits
+
+    for container, expected in ((3 * 10**9, 3 * 10**9 - GiB), (16 * GiB, Limits.memory_bytes), (int(1.5 * GiB), GiB),
+                                (None, Limits.memory_bytes)):
+        monkeypatch.setattr(gradescope, "_container_memory", lambda: container)
+        assert gradescope.memory_limit() == expected
+
+
+def test_several_uploaded_files_grade_the_notebook_and_say_so(tmp_path, monkeypatch):
+    from autograder import grade, gradescope
+
+    graded = []
+
+    def fake_main(*, paths, out, **options):
+        graded.extend(paths)
+        folder = out / "submissions" / paths[0].name
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({"score": 1, "output": "status: graded", "tests": []}))
+        return 0
+
+    monkeypatch.setattr(grade, "main", fake_main)
+    (tmp_path / "submission").mkdir()
+    for name in ("hw.zip", "hw.ipynb", "notes.ipynb"):
+        (tmp_path / "submission" / name).write_text("{}")
+    assert gradescope.run(tmp_path) == 0
+    assert [path.name for path in graded] == ["hw.ipynb"]
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["output"] == "status: graded\nGraded hw.ipynb; also submitted, not graded: hw.zip, notes.ipynb."
