@@ -20,6 +20,7 @@ from pathlib import Path
 from . import dataset
 from .exceptions import KitError
 from .grade import collect_facts, score_facts
+from .inspector import Inspector
 from .limits import Limits
 from .load_submission import find_submissions
 from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
@@ -33,10 +34,11 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     jobs = max(1, min(jobs or os.cpu_count() or 1, seeds))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     [reference] = find_submissions([SOLUTION_NOTEBOOK])
-    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, ThreadPoolExecutor(jobs) as pool:
+    with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, Inspector(threads) as inspector, \
+            ThreadPoolExecutor(jobs) as pool:
         runs = list(pool.map(
             lambda seed: collect_facts(reference, out=Path(scratch) / f"seed-{seed}", limits=Limits(),
-                                       threads=threads, seed=seed),
+                                       inspector=inspector, threads=threads, seed=seed),
             range(seeds),
         ))
     failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]

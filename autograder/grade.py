@@ -2,7 +2,8 @@
 
 Each submission goes through the stages in order: read it (load_submission), run it in
 a sandbox under limits and export raw material (sandbox -> execute_notebook), re-derive
-the facts in a fresh trusted process (inspect_export), run the rubric, and write the
+the facts in a trusted process that never runs student code (inspector -> inspect_export),
+run the rubric, and write the
 reports. Submissions run in parallel; each result is recorded (``ledger``) the moment it
 is done, so an interrupted batch, run again, grades only what is missing or changed.
 """
@@ -12,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
-import sys
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -22,9 +22,10 @@ from tqdm import tqdm
 
 from . import dataset, ledger
 from .exceptions import CalibrationMissing, InvalidSubmission, KitError
+from .inspector import Inspector
 from .limits import Limits, ScratchSpace
 from .load_submission import Submission, find_submissions, read_notebook
-from .paths import REFERENCE_METRICS, ROOT
+from .paths import REFERENCE_METRICS
 from .report import format_table, grades_csv, submission_folder, write_atomic, write_submission_reports
 from .results import SubmissionResult
 from .rubric import SubmissionFacts, run_checks
@@ -32,7 +33,6 @@ from .sandbox import run_sandboxed
 from .summary import write_class_summary
 
 DEFAULT_TIMEOUT = Limits.timeout
-INSPECT_TIMEOUT = 600
 
 
 def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: int = Limits.memory_bytes,
@@ -64,9 +64,10 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True)
         if (recorded := ledger.load(submission_folder(out, submission.name), submission.digest, fingerprint)) is not None:
             results[submission.name] = recorded
     pending = [s for s in submissions if s.name not in results]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with Inspector(threads) as inspector, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads): s
+            pool.submit(_timed, grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads,
+                        inspector=inspector): s
             for s in pending
         }
         progress = tqdm(as_completed(futures), total=len(submissions), initial=len(submissions) - len(pending),
@@ -74,16 +75,21 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True)
         for future in progress:
             submission = futures[future]
             try:
-                result = future.result()
+                result, seconds = future.result()
             except Exception as error:  # noqa: BLE001 - one broken submission must not sink the batch
-                result = SubmissionResult.ungraded(
+                result, seconds = SubmissionResult.ungraded(
                     submission.name, "error", f"the grader failed on this submission ({type(error).__name__}: {error})",
                     submission.digest,
-                )
+                ), None
             folder = write_submission_reports(result, out)
-            ledger.save(folder, result, fingerprint)
+            ledger.save(folder, result, fingerprint, seconds=seconds)
             results[submission.name] = result
     return [results[s.name] for s in submissions]
+
+
+def _timed(function, *args, **kwargs):
+    started = time.monotonic()
+    return function(*args, **kwargs), round(time.monotonic() - started, 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +101,7 @@ class Collected:
     facts: SubmissionFacts | None = None
 
 
-def collect_facts(submission: Submission, *, out: Path, limits: Limits, threads: int = 1,
+def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspector: Inspector, threads: int = 1,
                   seed: int | None = None) -> Collected:
     """Read, execute (sandboxed, untrusted) and inspect (trusted) one submission; keep its executed notebook."""
     try:
@@ -114,7 +120,7 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, threads:
         execution = run.execution
         if not (run.export_dir / "kernel_facts.json").is_file():
             return Collected("error", _join(warnings, execution.message, "the notebook's kernel exported nothing"))
-        facts, problem = inspect_in_fresh_process(run.export_dir, threads=threads)
+        facts, problem = inspector.inspect(run.export_dir)
     finally:
         scratch.close()
     if facts is None:
@@ -124,8 +130,8 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, threads:
 
 
 def grade_submission(submission: Submission, *, out: Path, limits: Limits, threshold: float | None,
-                     threads: int = 1, seed: int | None = None) -> SubmissionResult:
-    collected = collect_facts(submission, out=out, limits=limits, threads=threads, seed=seed)
+                     inspector: Inspector, threads: int = 1, seed: int | None = None) -> SubmissionResult:
+    collected = collect_facts(submission, out=out, limits=limits, inspector=inspector, threads=threads, seed=seed)
     if collected.facts is None:
         return SubmissionResult.ungraded(submission.name, collected.status, collected.message, submission.digest)
     return score_facts(submission, collected, threshold)
@@ -138,27 +144,6 @@ def score_facts(submission: Submission, collected: Collected, threshold: float |
     return SubmissionResult.from_checks(
         submission.name, collected.status, collected.message, run_checks(facts), submission.digest, facts=facts
     )
-
-
-def inspect_in_fresh_process(export_dir: Path, *, threads: int = 1) -> tuple[SubmissionFacts | None, str]:
-    """Run ``inspect_export`` in a new interpreter that has never run student code."""
-    result_path = export_dir.parent.parent / "trusted_facts.json"  # outside the sandbox's writable folder
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": str(threads)}
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "autograder.inspect_export", str(export_dir), str(result_path)],
-            env=env, capture_output=True, text=True, timeout=INSPECT_TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return None, f"checking the exported model took over {INSPECT_TIMEOUT} seconds"
-    if completed.returncode != 0 or not result_path.is_file():
-        tail = (completed.stderr or "").strip().splitlines()[-1:] or ["no output"]
-        return None, f"the grader's check process failed (exit {completed.returncode}: {tail[0][:300]})"
-    payload = json.loads(result_path.read_text(encoding="utf-8"))
-    if "error" in payload:
-        return None, f"the notebook's export is unusable: {payload['error']}"
-    return SubmissionFacts.from_dict(payload["facts"]), ""
 
 
 def read_threshold() -> float:

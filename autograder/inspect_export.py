@@ -1,18 +1,16 @@
 """Stage 3 (trusted): read what the kernel exported and measure the model ourselves.
 
-Run as ``python -m autograder.inspect_export EXPORT_DIR RESULT_JSON``, in a fresh process that
-never ran student code. It validates every file before use, loads the model with
-Keras' safe mode (no arbitrary code, no pickles), describes it, and evaluates it on
-the grader's own copy of the test set. It writes one JSON object to RESULT_JSON:
-``{"facts": ...}``, the submission's facts with the model and the grader's figures
-filled in from what it measured, or ``{"error": ...}`` when the export is unusable.
+Runs in the inspector process (``inspector``), which never runs student code. It validates
+every file before use, reads arrays without pickles, loads the model with Keras' safe mode
+(no arbitrary code), describes it, and evaluates it on the grader's own copy of the test
+set. The result is the submission's facts with the model and the grader's figures filled
+in from what it measured; ``ExportUnreadable`` when the export cannot be used at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -159,20 +157,3 @@ def _evaluate(model, predicted: np.ndarray | None) -> GraderFacts:
         argmax_agreement=agreement,
         confusion_matrix=tuple(tuple(int(n) for n in row) for row in confusion),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m autograder.inspect_export EXPORT_DIR RESULT_JSON", file=sys.stderr)
-        return 2
-    try:
-        result = {"facts": inspect_export(Path(args[0])).to_dict()}
-    except ExportUnreadable as error:
-        result = {"error": str(error)}
-    Path(args[1]).write_text(json.dumps(result), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

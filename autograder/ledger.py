@@ -28,8 +28,9 @@ def fingerprint(threshold: float | None) -> str:
     return hasher.hexdigest()[:16]
 
 
-def save(folder: Path, result: SubmissionResult, fingerprint: str) -> None:
-    record = {"digest": result.digest, "fingerprint": fingerprint, "result": dataclasses.asdict(result)}
+def save(folder: Path, result: SubmissionResult, fingerprint: str, *, seconds: float | None = None) -> None:
+    """Record ``result``; ``seconds`` is how long grading it took (for instructors and bench/)."""
+    record = {"digest": result.digest, "fingerprint": fingerprint, "seconds": seconds, "result": dataclasses.asdict(result)}
     write_atomic(folder / RECORD, json.dumps(record) + "\n")
 
 

@@ -1,0 +1,70 @@
+"""The grader runs training with steps_per_execution=1000 unless the notebook chose otherwise.
+This is only allowed because the result is the student's own training, bit for bit: the same
+weights, the same history, the same step count. Proven here on the real data, for the lesson's
+model and variants students write, on a full epoch (1,500 steps: one chunk of 1,000 and one of
+500) and on a short one (fewer steps than a chunk)."""
+
+import json
+import subprocess
+import sys
+
+from autograder.execute_notebook import FAST_COMPILE_SOURCE
+from autograder.paths import ROOT
+
+PROOF = '''
+import json, sys
+import numpy as np, tensorflow as tf, keras
+tf.config.threading.set_intra_op_parallelism_threads(1)
+from tensorflow.keras.datasets import fashion_mnist
+(x_train, y_train), _ = fashion_mnist.load_data()
+x_train = x_train / 255.0
+
+def train(variant, samples, epochs, fast_source):
+    keras.utils.set_random_seed(7)
+    layers = [keras.layers.Flatten(input_shape=(28, 28)), keras.layers.Dense(128, activation="relu")]
+    layers += [keras.layers.Dropout(0.2)] if variant == "dropout" else []
+    model = keras.Sequential(layers + [keras.layers.Dense(10, activation="softmax")])
+    if variant == "objects":
+        model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.SparseCategoricalCrossentropy(),
+                      metrics=[keras.metrics.SparseCategoricalAccuracy()])
+    else:
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x_train[:samples], y_train[:samples], epochs=epochs, batch_size=32, validation_split=0.2, verbose=0)
+    return model, history
+
+results = {}
+for variant, samples, epochs in (("lesson", 60000, 1), ("dropout", 4800, 2), ("objects", 4800, 2)):
+    plain_model, plain_history = train(variant, samples, epochs, None)
+    original = keras.Model.compile
+    exec(sys.argv[1])  # the grader's setup code
+    fast_model, fast_history = train(variant, samples, epochs, sys.argv[1])
+    keras.Model.compile = original
+    results[variant] = {
+        "steps_per_execution": fast_model.get_compile_config()["steps_per_execution"],
+        "same_weights": all(np.array_equal(a, b) for a, b in zip(plain_model.get_weights(), fast_model.get_weights())),
+        "same_history": plain_history.history == fast_history.history and plain_history.params == fast_history.params,
+        "same_steps": int(plain_model.optimizer.iterations.numpy()) == int(fast_model.optimizer.iterations.numpy()),
+        "steps": int(fast_model.optimizer.iterations.numpy()),
+    }
+print(json.dumps(results))
+'''
+
+
+def test_fast_compile_trains_bit_for_bit_the_same_weights():
+    completed = subprocess.run([sys.executable, "-c", PROOF, FAST_COMPILE_SOURCE], capture_output=True, text=True,
+                               env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert results["lesson"]["steps"] == 1500 and results["dropout"]["steps"] == 240
+    for variant, result in results.items():
+        assert result["steps_per_execution"] == 1000, variant  # the fast path really ran
+        assert result["same_weights"] and result["same_history"] and result["same_steps"], (variant, result)
+
+
+def test_a_notebooks_own_steps_per_execution_is_kept():
+    namespace = {}
+    exec(FAST_COMPILE_SOURCE.replace("import keras as _grader_keras", "import types\n_grader_keras = types.SimpleNamespace(Model=type('M', (), {'compile': lambda self, *a, **k: k}))"), namespace)
+    model_class = namespace["_grader_keras"].Model
+    assert model_class.compile(object(), steps_per_execution=4) == {"steps_per_execution": 4}
+    assert model_class.compile(object(), run_eagerly=True) == {"run_eagerly": True}
+    assert model_class.compile(object(), optimizer="adam") == {"optimizer": "adam", "steps_per_execution": 1000}
