@@ -31,10 +31,12 @@ test: setup
 generate: $(STAMP)
 	$(PY) -m autograder generate
 	$(PY) tests/fixtures/build_fixtures.py
+	$(PY) tests/fixtures/build_tamper.py
 
 check-generated: $(STAMP)
 	$(PY) -m autograder generate --check
 	$(PY) tests/fixtures/build_fixtures.py --check
+	$(PY) tests/fixtures/build_tamper.py --check
 
 # The reference solution must earn full marks through the real grading engine (about a minute of training).
 check-reference: setup

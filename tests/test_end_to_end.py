@@ -3,6 +3,7 @@ fixture per rubric check, each losing exactly the points written beside it."""
 
 import html
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_every_rubric_check_is_failed_by_some_fixture(graded_batch):
     for scenario in SCENARIOS:
         results = json.loads((out / "submissions" / f"{scenario}.ipynb" / "results.json").read_text())
         for test in results["tests"]:
-            failed.update(line.split("] ", 1)[1].rsplit(" (", 1)[0] for line in test["output"].splitlines() if line.startswith("[FAIL]"))
+            failed.update(re.findall(r"^\[FAIL\] (.+?) \(0/\d+\)", test["output"], flags=re.MULTILINE))
     assert {check.description for check in RUBRIC} <= failed
 
 
