@@ -56,12 +56,17 @@ def _not_defined(name: str) -> str:
     return f"{name} is not defined: run the cell that assigns {name} (and every cell above it)"
 
 
-def _array_unusable(array: ArrayFacts) -> str | None:
-    if not array.defined:
-        return _not_defined(array.name)
-    if array.problem:
-        return f"{array.name} {array.problem}: keep the arrays returned by fashion_mnist.load_data()"
+def _unusable(name: str, variable, hint: str) -> str | None:
+    """The message for a variable that is missing or not usable at all (a list, a string...)."""
+    if not variable.defined:
+        return _not_defined(name)
+    if variable.problem:
+        return f"{name} {variable.problem}: {hint}"
     return None
+
+
+def _array_unusable(array: ArrayFacts) -> str | None:
+    return _unusable(array.name, array, "keep the arrays returned by fashion_mnist.load_data()")
 
 
 def _model_unusable(model: ModelFacts) -> str | None:
@@ -332,10 +337,8 @@ def trained_once(facts: SubmissionFacts) -> str | None:
 
 def test_acc_is_a_fraction(facts: SubmissionFacts) -> str | None:
     test_acc = facts.test_acc
-    if not test_acc.defined:
-        return _not_defined("test_acc")
-    if test_acc.problem:
-        return f"test_acc {test_acc.problem}: use test_loss, test_acc = model.evaluate(x_test, y_test)"
+    if unusable := _unusable("test_acc", test_acc, "use test_loss, test_acc = model.evaluate(x_test, y_test)"):
+        return unusable
     if not 0.0 <= test_acc.value <= 1.0:
         return (
             f"test_acc is {test_acc.value:g} but expected a fraction between 0 and 1: "
@@ -383,12 +386,7 @@ def accuracy_above_threshold(facts: SubmissionFacts) -> str | None:
 
 
 def _predictions_problem(facts: SubmissionFacts) -> str | None:
-    predictions = facts.predictions
-    if not predictions.defined:
-        return _not_defined("predictions")
-    if predictions.problem:
-        return f"predictions {predictions.problem}: use predictions = model.predict(x_test)"
-    return None
+    return _unusable("predictions", facts.predictions, "use predictions = model.predict(x_test)")
 
 
 def predictions_shape(facts: SubmissionFacts) -> str | None:
