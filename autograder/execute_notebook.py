@@ -77,15 +77,17 @@ class _LimitedClient(NotebookClient):
 def execute_notebook(
     notebook: nbformat.NotebookNode,
     workdir: Path,
+    results: Path,
     *,
     timeout: float,
     threads: int = 1,
     seed: int | None = None,
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     memory_limit: str = "the memory limit",
+    disk_limit: str = "the disk limit",
 ) -> tuple[Execution, nbformat.NotebookNode]:
-    """Execute ``notebook`` with ``workdir`` as its working folder; return what happened and the executed notebook."""
-    export_dir = workdir / EXPORT_DIR
+    """Execute ``notebook`` in ``workdir``, exporting into ``results``; return what happened and the executed notebook."""
+    export_dir = results / EXPORT_DIR
     student = [
         (number, cell) for number, cell in enumerate(notebook.cells, start=1)
         if cell.cell_type == "code" and cell.source.strip() and not _is_otter_cell(cell.source)
@@ -99,8 +101,9 @@ def execute_notebook(
     )
     execution = Execution()
     deadline = time.monotonic() + timeout
-    settings = dict(workdir=workdir, threads=threads, deadline=deadline, max_output_bytes=max_output_bytes)
-    died_at = _run_cells(runnable, range(len(runnable.cells)), numbers, execution, memory_limit=memory_limit, **settings)
+    settings = dict(workdir=workdir, threads=threads, deadline=deadline, max_output_bytes=max_output_bytes,
+                    memory_limit=memory_limit, disk_limit=disk_limit)
+    died_at = _run_cells(runnable, range(len(runnable.cells)), numbers, execution, **settings)
     if died_at is not None:
         execution.status = "dead"
         execution.message = (
@@ -108,12 +111,12 @@ def execute_notebook(
             f"or crashed); the cells before it were run again in a fresh kernel and graded"
         )
         replay = [*range(died_at), len(runnable.cells) - 1]
-        _run_cells(runnable, replay, numbers, Execution(), memory_limit=memory_limit, **settings)
+        _run_cells(runnable, replay, numbers, Execution(), **settings)
     return execution, runnable
 
 
 def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, threads, deadline,
-               max_output_bytes, memory_limit) -> int | None:
+               max_output_bytes, memory_limit, disk_limit) -> int | None:
     """Run ``indices`` of ``runnable`` in one kernel; return the index at which the kernel died, if it did."""
     client = _LimitedClient(
         runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
@@ -135,7 +138,7 @@ def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, thr
                     continue
                 error = _cell_error(cell)
                 ran_out = time.monotonic() - started >= client.timeout - 0.5 or time.monotonic() >= deadline
-                stopped = _stop_reason(client, error, ran_out, memory_limit)
+                stopped = _stop_reason(client, error, ran_out, memory_limit, disk_limit)
                 if stopped:
                     execution.status, reason = stopped
                     execution.message = (
@@ -149,7 +152,7 @@ def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, thr
     return None
 
 
-def _stop_reason(client: _LimitedClient, error: str | None, ran_out: bool, memory_limit: str):
+def _stop_reason(client: _LimitedClient, error: str | None, ran_out: bool, memory_limit: str, disk_limit: str):
     """(status, reason) when the cell just run hit a limit, else None."""
     if ran_out:
         return "timeout", "the time limit ran out"
@@ -159,6 +162,8 @@ def _stop_reason(client: _LimitedClient, error: str | None, ran_out: bool, memor
         return "stopped", f"it exceeded {memory_limit}"
     if error and error.startswith("BlockingIOError") and "Resource temporarily unavailable" in error:
         return "stopped", "it started more processes than the process limit allows"
+    if error and ("No space left on device" in error or "File too large" in error):
+        return "stopped", f"it wrote more than {disk_limit}"
     return None
 
 
@@ -229,23 +234,25 @@ def _kernel_env(threads: int) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point inside the sandbox: run NOTEBOOK in its folder, write the record, the executed notebook and the export."""
+    """Entry point inside the sandbox: run NOTEBOOK in its folder; write the export, the record and the executed notebook to --results."""
     parser = argparse.ArgumentParser(prog="python -m autograder.execute_notebook")
     parser.add_argument("notebook", type=Path)
+    parser.add_argument("--results", type=Path, required=True, help="folder for the export, the record and the executed notebook")
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--max-output-bytes", type=int, default=DEFAULT_MAX_OUTPUT_BYTES)
     parser.add_argument("--memory-limit", default="the memory limit", help="how to name the memory limit in messages")
+    parser.add_argument("--disk-limit", default="the disk limit", help="how to name the disk limit in messages")
     args = parser.parse_args(argv)
-    workdir = args.notebook.resolve().parent
     notebook = nbformat.read(args.notebook, as_version=4)
     execution, executed = execute_notebook(
-        notebook, workdir, timeout=args.timeout, threads=args.threads, seed=args.seed,
-        max_output_bytes=args.max_output_bytes, memory_limit=args.memory_limit,
+        notebook, args.notebook.resolve().parent, args.results, timeout=args.timeout, threads=args.threads,
+        seed=args.seed, max_output_bytes=args.max_output_bytes, memory_limit=args.memory_limit,
+        disk_limit=args.disk_limit,
     )
-    nbformat.write(executed, workdir / EXECUTED_NOTEBOOK)
-    (workdir / EXECUTION_FILE).write_text(json.dumps(asdict(execution)))
+    nbformat.write(executed, args.results / EXECUTED_NOTEBOOK)
+    (args.results / EXECUTION_FILE).write_text(json.dumps(asdict(execution)))
     return 0
 
 

@@ -39,6 +39,9 @@ class Limits:
     def describe_memory(self) -> str:
         return f"the {self.memory_bytes / GiB:g} GiB memory limit"
 
+    def describe_disk(self) -> str:
+        return f"the {self.max_disk_bytes / GiB:g} GiB disk limit"
+
 
 class ResourceGroup:
     """A cgroup for one submission, or nothing (with the reason) where cgroups are not writable."""
@@ -104,27 +107,34 @@ class ResourceGroup:
         self.paths = []
 
 
+RESULTS_BYTES = 1 * GiB  # the grader's own outputs: the export (~450 MB of arrays) and the executed notebook
+
+
 class ScratchSpace:
-    """A private folder for one submission: a tmpfs capped at the disk limit where it can be mounted."""
+    """Private folders for one submission, each a size-capped tmpfs where one can be mounted.
+
+    ``work`` is the notebook's working folder, capped at the disk limit. ``results`` is where the
+    grader's code in the sandbox writes the export and the executed notebook: a separate cap, so a
+    notebook that fills its disk still gets its earlier work exported and graded.
+    """
 
     def __init__(self, limits: Limits):
         self.path = Path(tempfile.mkdtemp(prefix="autograder-"))
-        self.work = self.path / "work"
-        self.work.mkdir()
+        self.work, self.results = self.path / "work", self.path / "results"
+        self.mounts: list[Path] = []
         self.problem: str | None = None
-        self.mounted = False
-        if os.geteuid() == 0 and shutil.which("mount"):
-            completed = subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", f"size={limits.max_disk_bytes},mode=0755", "tmpfs", str(self.work)],
-                capture_output=True, text=True,
-            )
-            self.mounted = completed.returncode == 0
-        if not self.mounted:
+        for folder, size in ((self.work, limits.max_disk_bytes), (self.results, RESULTS_BYTES)):
+            folder.mkdir()
+            if os.geteuid() == 0 and shutil.which("mount") and subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(folder)], capture_output=True,
+            ).returncode == 0:
+                self.mounts.append(folder)
+        if self.work not in self.mounts:
             self.problem = f"disk use capped per file only ({limits.max_disk_bytes // MiB} MB): no size-capped tmpfs here"
 
     def close(self) -> None:
-        if self.mounted:
-            subprocess.run(["umount", "-l", str(self.work)], capture_output=True)
+        for folder in self.mounts:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)
         shutil.rmtree(self.path, ignore_errors=True)
 
 
@@ -148,6 +158,7 @@ def _exec_confined(args: list[str]) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized file fails with an OSError, not a killed kernel
     os.execvp(command[0], command)
 
 

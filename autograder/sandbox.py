@@ -29,6 +29,7 @@ from .limits import Limits, ResourceGroup, ScratchSpace, confine_command
 PACKAGE = Path(__file__).resolve().parent
 STAGED_FILES = ("execute_notebook.py", "kernel_export.py", "rubric/describe.py", "rubric/facts.py")
 SANDBOX_HOME, SANDBOX_WORK, SANDBOX_CODE = "/home/student", "/home/student/work", "/opt/grader"
+SANDBOX_RESULTS = "/opt/results"  # writable, but outside the notebook's working folder and its disk cap
 MAX_EXECUTED_BYTES = 64 * 1024 * 1024
 NO_SANDBOX_WARNING = "WARNING: ran WITHOUT a sandbox (bubblewrap could not start): the notebook could read and write this machine"
 
@@ -67,7 +68,7 @@ def bubblewrap_problem() -> str | None:
     return None if completed.returncode == 0 else f"bubblewrap cannot start here ({completed.stderr.strip()[:200]})"
 
 
-def bubblewrap_command(argv: list[str], *, work: Path, code: Path, threads: int) -> list[str]:
+def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path, threads: int) -> list[str]:
     """``argv`` wrapped in bwrap with the mounts described in the module docstring."""
     command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
                "--die-with-parent", "--new-session", "--cap-drop", "ALL",
@@ -88,6 +89,7 @@ def bubblewrap_command(argv: list[str], *, work: Path, code: Path, threads: int)
         "--ro-bind", str(datasets), f"{SANDBOX_HOME}/.keras/datasets/{datasets.name}",
         "--ro-bind", str(code), SANDBOX_CODE,
         "--bind", str(work), SANDBOX_WORK,
+        "--bind", str(results), SANDBOX_RESULTS,
         "--chdir", SANDBOX_WORK,
         "--clearenv",
     ]
@@ -118,19 +120,24 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
     warnings = [problem for problem in (scratch.problem,) if problem]
     nbformat.write(notebook, scratch.work / "submission.ipynb")
     code = stage_code(scratch.path / "code")
+    sandboxed = bubblewrap_problem() is None
     runner = [sys.executable, "-m", "autograder.execute_notebook", "submission.ipynb",
+              "--results", SANDBOX_RESULTS if sandboxed else str(scratch.results),
               "--timeout", str(limits.timeout), "--threads", str(threads),
-              "--max-output-bytes", str(limits.max_output_bytes), "--memory-limit", limits.describe_memory()]
+              "--max-output-bytes", str(limits.max_output_bytes), "--memory-limit", limits.describe_memory(),
+              "--disk-limit", limits.describe_disk()]
     if seed is not None:
         runner += ["--seed", str(seed)]
-    if problem := bubblewrap_problem():
+    if not sandboxed:
+        problem = bubblewrap_problem()
         warnings.append(f"{NO_SANDBOX_WARNING}: {problem}")
         print(f"{NO_SANDBOX_WARNING}: {problem}", file=sys.stderr)
         command, cwd = runner, scratch.work
         env = {**os.environ, **sandbox_env(threads, home=str(scratch.path / "home"), code=str(code))}
         env["KERAS_HOME"] = str(keras_cache_dir().parent.parent)
     else:
-        command, cwd, env = bubblewrap_command(runner, work=scratch.work, code=code, threads=threads), None, None
+        command = bubblewrap_command(runner, work=scratch.work, results=scratch.results, code=code, threads=threads)
+        cwd, env = None, None
     group = ResourceGroup(limits)
     if group.problem:
         warnings.append(group.problem)
@@ -143,17 +150,17 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, 9)
             process.communicate()
-            return SandboxRun(None, None, scratch.work / EXPORT_DIR, warnings,
+            return SandboxRun(None, None, scratch.results / EXPORT_DIR, warnings,
                               f"the notebook did not stop within {budget:g} seconds even when interrupted, so it was killed")
         out_of_memory = group.out_of_memory()
     finally:
         group.close()
-    return _read_back(scratch.work, warnings, process.returncode, stderr.decode(errors="replace"), out_of_memory, limits)
+    return _read_back(scratch.results, warnings, process.returncode, stderr.decode(errors="replace"), out_of_memory, limits)
 
 
-def _read_back(work: Path, warnings, returncode: int, stderr: str, out_of_memory: bool, limits: Limits) -> SandboxRun:
-    export_dir = work / EXPORT_DIR
-    record, executed = work / EXECUTION_FILE, work / EXECUTED_NOTEBOOK
+def _read_back(results: Path, warnings, returncode: int, stderr: str, out_of_memory: bool, limits: Limits) -> SandboxRun:
+    export_dir = results / EXPORT_DIR
+    record, executed = results / EXECUTION_FILE, results / EXECUTED_NOTEBOOK
     try:
         if record.stat().st_size > 1024 * 1024 or executed.stat().st_size > MAX_EXECUTED_BYTES:
             raise ValueError("the execution record or executed notebook is too large")

@@ -69,11 +69,11 @@ def tamper_batch(tmp_path_factory):
     out = tmp_path_factory.mktemp("tamper")
     listener = _Listener(NETWORK_PORT)
     try:
-        grade.main(paths=paths, out=out, timeout=40, jobs=2, quiet=True)
+        exit_code = grade.main(paths=paths, out=out, timeout=40, jobs=2, quiet=True)
     finally:
         listener.close()
     rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
-    return out, rows, listener
+    return out, rows, listener, exit_code
 
 
 def _row(rows, scenario):
@@ -93,7 +93,7 @@ def _printed(out, scenario) -> str:
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_batch, scenario):
-    _, rows, _ = tamper_batch
+    _, rows, *_ = tamper_batch
     expected = json.loads((TAMPER / f"{scenario}.expected.json").read_text())
     row = _row(rows, scenario)
     observed = {question: int(row[question]) for question in QUESTIONS}
@@ -107,19 +107,19 @@ def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_b
     ("rewrites_test_files", "grader code untouched"), ("network_access", "no network"),
 ])
 def test_attack_saw_and_changed_nothing(tamper_batch, scenario, banner):
-    out, rows, _ = tamper_batch
+    out, rows, *_ = tamper_batch
     _row(rows, scenario)
     assert banner in _printed(out, scenario)
 
 
 def test_network_attack_never_reached_the_host(tamper_batch):
-    _, rows, listener = tamper_batch
+    _, rows, listener, _ = tamper_batch
     _row(rows, "network_access")
     assert listener.connections == 0
 
 
 def test_crafted_otter_log_was_never_unpickled(tamper_batch):
-    _, rows, _ = tamper_batch
+    _, rows, *_ = tamper_batch
     _row(rows, "otter_log_pickle_in_zip")
     assert not MARKER.exists()
 
@@ -130,14 +130,25 @@ def test_dataset_and_kit_survive_the_file_attacks(tamper_batch):
     assert "FULL_MARKS" not in (Path(grade.__file__).parent / "kernel_export.py").read_text()
 
 
+def test_batch_exits_non_zero_when_a_submission_ended_in_error(tamper_batch):
+    _, rows, _, exit_code = tamper_batch
+    assert any(row["status"] == "error" for row in rows.values()) and exit_code == 1
+
+
+def test_kernel_crash_is_replayed_up_to_the_fatal_cell(tamper_batch):
+    row = _row(tamper_batch[1], "kernel_crash")
+    assert "kernel died while running cell 2" in row["message"] and row["q1_load"] == "4"
+
+
 @pytest.mark.parametrize("scenario, words", [
     ("infinite_loop", ["cell 2 was stopped", "time limit"]),
+    ("disk_filler", ["cell 2 was stopped", "GiB disk limit"]),
     ("huge_output", ["cell 2 was stopped", "output limit"]),
     ("memory_bomb", ["cell 2 was stopped", "GiB memory limit"]),
     ("fork_bomb", ["cell 2 was stopped", "process limit"]),
 ])
 def test_limit_stops_the_cell_names_the_limit_and_keeps_earlier_work(tamper_batch, scenario, words):
-    _, rows, _ = tamper_batch
+    _, rows, *_ = tamper_batch
     row = _row(rows, scenario)
     for word in words:
         assert word in row["message"]
