@@ -1,8 +1,9 @@
 """Run one submission's notebook in a sandbox and bring back what it exported.
 
 The sandbox is bubblewrap (Debian's ``bubblewrap``): no network, a private /tmp and
-/home, the system, Python and the virtualenv read-only, and one writable folder: the
-submission's own scratch space. It sees a staged copy of just the code the kernel
+/home, the system, Python and the virtualenv read-only, and two writable folders, each a
+capped tmpfs: the notebook's working folder and the one the grader's code exports into
+(``limits.ScratchSpace``). It sees a staged copy of just the code the kernel
 needs (the executor, the exporter, ``rubric.describe`` and ``rubric.facts``) and the
 dataset, read-only. It cannot see the rubric's checks, the solutions, the reference
 data, the output folder or any other submission. Where bubblewrap cannot start, the

@@ -30,20 +30,24 @@ def train(variant, samples, epochs, fast_source):
     else:
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train[:samples], y_train[:samples], epochs=epochs, batch_size=32, validation_split=0.2, verbose=0)
+    model.evaluated = model.evaluate(x_train[:4000], y_train[:4000], verbose=0)
+    model.predicted = model.predict(x_train[:4000], verbose=0)
     return model, history
 
 results = {}
 for variant, samples, epochs in (("lesson", 60000, 1), ("dropout", 4800, 2), ("objects", 4800, 2)):
     plain_model, plain_history = train(variant, samples, epochs, None)
-    original = keras.Model.compile
+    originals = keras.Model.compile, keras.Model.predict
     exec(sys.argv[1])  # the grader's setup code
     fast_model, fast_history = train(variant, samples, epochs, sys.argv[1])
-    keras.Model.compile = original
+    keras.Model.compile, keras.Model.predict = originals
     results[variant] = {
         "steps_per_execution": fast_model.get_compile_config()["steps_per_execution"],
         "same_weights": all(np.array_equal(a, b) for a, b in zip(plain_model.get_weights(), fast_model.get_weights())),
         "same_history": plain_history.history == fast_history.history and plain_history.params == fast_history.params,
         "same_steps": int(plain_model.optimizer.iterations.numpy()) == int(fast_model.optimizer.iterations.numpy()),
+        "same_evaluate": plain_model.evaluated == fast_model.evaluated,
+        "same_predict": bool(np.array_equal(plain_model.predicted, fast_model.predicted)),
         "steps": int(fast_model.optimizer.iterations.numpy()),
     }
 print(json.dumps(results))
@@ -59,12 +63,15 @@ def test_fast_compile_trains_bit_for_bit_the_same_weights():
     for variant, result in results.items():
         assert result["steps_per_execution"] == 1000, variant  # the fast path really ran
         assert result["same_weights"] and result["same_history"] and result["same_steps"], (variant, result)
+        assert result["same_evaluate"] and result["same_predict"], (variant, result)
 
 
 def test_a_notebooks_own_steps_per_execution_is_kept():
     namespace = {}
-    exec(FAST_COMPILE_SOURCE.replace("import keras as _grader_keras", "import types\n_grader_keras = types.SimpleNamespace(Model=type('M', (), {'compile': lambda self, *a, **k: k}))"), namespace)
+    fake = "import types\n_grader_keras = types.SimpleNamespace(Model=type('M', (), {'compile': lambda self, *a, **k: k, 'predict': None}))"
+    exec(FAST_COMPILE_SOURCE.replace("import keras as _grader_keras", fake), namespace)
     model_class = namespace["_grader_keras"].Model
-    assert model_class.compile(object(), steps_per_execution=4) == {"steps_per_execution": 4}
-    assert model_class.compile(object(), run_eagerly=True) == {"run_eagerly": True}
-    assert model_class.compile(object(), optimizer="adam") == {"optimizer": "adam", "steps_per_execution": 1000}
+    model = model_class()
+    assert model_class.compile(model, steps_per_execution=4) == {"steps_per_execution": 4}
+    assert model_class.compile(model, run_eagerly=True) == {"run_eagerly": True}
+    assert model_class.compile(model, optimizer="adam") == {"optimizer": "adam", "steps_per_execution": 1000}
