@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ from . import dataset
 from .exceptions import KitError
 from .grade import collect_facts, score_facts
 from .inspector import Inspector
-from .limits import Limits
+from .limits import Limits, plan_workers
 from .load_submission import find_submissions
 from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
 from .report import write_atomic
@@ -31,8 +30,7 @@ RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, ro
 
 def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> dict:
     dataset.provision()
-    jobs = max(1, min(jobs or os.cpu_count() or 1, seeds))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    jobs, threads = plan_workers(jobs, seeds)
     [reference] = find_submissions([SOLUTION_NOTEBOOK])
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, Inspector(threads) as inspector, \
             ThreadPoolExecutor(jobs) as pool:

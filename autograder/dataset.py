@@ -9,6 +9,7 @@ from the same files, never from a submission.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import shutil
@@ -69,11 +70,18 @@ def _install_debian_package() -> None:
     )
 
 
+@functools.lru_cache(maxsize=1)
 def load_test_set() -> tuple[np.ndarray, np.ndarray]:
-    """The grader's own copy of the test set: images scaled to [0, 1] as float32, and integer labels."""
+    """The grader's own copy of the test set: images scaled to [0, 1] as float32, and integer labels.
+
+    Decoded once per process (the inspector checks a whole batch) and returned read-only.
+    """
     folder = provision(install_package=False)
     with gzip.open(folder / "t10k-labels-idx1-ubyte.gz", "rb") as stream:
         labels = np.frombuffer(stream.read(), np.uint8, offset=8)
     with gzip.open(folder / "t10k-images-idx3-ubyte.gz", "rb") as stream:
         images = np.frombuffer(stream.read(), np.uint8, offset=16).reshape(len(labels), 28, 28)
-    return (images / np.float32(255.0)).astype(np.float32), labels.astype(np.int64)
+    images, labels = (images / np.float32(255.0)).astype(np.float32), labels.astype(np.int64)
+    images.setflags(write=False)
+    labels.setflags(write=False)
+    return images, labels

@@ -236,9 +236,7 @@ def _export_source(export_dir: Path) -> str:
 def _kernel_env(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
-        "OMP_NUM_THREADS": str(threads),
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),  # TensorFlow's own pools are set by the setup cell
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -23,7 +22,8 @@ from tqdm import tqdm
 from . import dataset, ledger
 from .exceptions import CalibrationMissing, InvalidSubmission, KitError
 from .inspector import Inspector
-from .limits import Limits, ScratchSpace
+from .kernel_export import FACTS_FILE
+from .limits import Limits, ScratchSpace, plan_workers
 from .load_submission import Submission, find_submissions, read_notebook
 from .paths import REFERENCE_METRICS
 from .report import format_table, grades_csv, submission_folder, write_atomic, write_submission_reports
@@ -45,8 +45,7 @@ def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: in
     threshold = read_threshold()
     dataset.provision()
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(submissions)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    jobs, threads = plan_workers(jobs, len(submissions))
     results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet)
     write_atomic(out / "grades.csv", grades_csv(results))
     write_class_summary(results, out)
@@ -115,10 +114,9 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
         if run.executed is not None:
             write_atomic(submission_folder(out, submission.name) / "executed.ipynb", nbformat.writes(run.executed))
         if run.execution is None:
-            status = "timeout" if "did not stop" in run.message else "error"
-            return Collected(status, _join(warnings, run.message))
+            return Collected("timeout" if run.killed_for_time else "error", _join(warnings, run.message))
         execution = run.execution
-        if not (run.export_dir / "kernel_facts.json").is_file():
+        if not (run.export_dir / FACTS_FILE).is_file():
             return Collected("error", _join(warnings, execution.message, "the notebook's kernel exported nothing"))
         facts, problem = inspector.inspect(run.export_dir)
     finally:

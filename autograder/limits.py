@@ -43,6 +43,13 @@ class Limits:
         return f"the {self.max_disk_bytes / GiB:g} GiB disk limit"
 
 
+def plan_workers(requested: int | None, tasks: int) -> tuple[int, int]:
+    """(jobs, TensorFlow threads per job): one job per core by default, never more jobs than tasks."""
+    cores = os.cpu_count() or 1
+    jobs = max(1, min(requested or cores, tasks))
+    return jobs, max(1, cores // jobs)
+
+
 class ResourceGroup:
     """A cgroup for one submission, or nothing (with the reason) where cgroups are not writable."""
 

@@ -44,6 +44,7 @@ class SandboxRun:
     export_dir: Path
     warnings: list[str]
     message: str = ""  # why there is no execution record
+    killed_for_time: bool = False  # it ignored the interrupt and outlived its whole budget
 
 
 def stage_code(destination: Path) -> Path:
@@ -69,7 +70,7 @@ def bubblewrap_problem() -> str | None:
     return None if completed.returncode == 0 else f"bubblewrap cannot start here ({completed.stderr.strip()[:200]})"
 
 
-def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path, threads: int) -> list[str]:
+def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path) -> list[str]:
     """``argv`` wrapped in bwrap with the mounts described in the module docstring."""
     command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
                "--die-with-parent", "--new-session", "--cap-drop", "ALL",
@@ -94,12 +95,13 @@ def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path
         "--chdir", SANDBOX_WORK,
         "--clearenv",
     ]
-    for key, value in sandbox_env(threads, home=SANDBOX_HOME, code=SANDBOX_CODE).items():
+    for key, value in sandbox_env(home=SANDBOX_HOME, code=SANDBOX_CODE).items():
         command += ["--setenv", key, value]
     return [*command, "--", *argv]
 
 
-def sandbox_env(threads: int, *, home: str, code: str) -> dict[str, str]:
+def sandbox_env(*, home: str, code: str) -> dict[str, str]:
+    """The runner's environment; the kernel's thread settings are added by ``execute_notebook``."""
     return {
         "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
         "HOME": home,
@@ -110,8 +112,6 @@ def sandbox_env(threads: int, *, home: str, code: str) -> dict[str, str]:
         "IPYTHONDIR": "/tmp/ipython",
         "MPLCONFIGDIR": "/tmp/matplotlib",
         "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": str(threads),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
     }
 
 
@@ -134,10 +134,10 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
         warnings.append(f"{NO_SANDBOX_WARNING}: {problem}")
         print(f"{NO_SANDBOX_WARNING}: {problem}", file=sys.stderr)
         command, cwd = runner, scratch.work
-        env = {**os.environ, **sandbox_env(threads, home=str(scratch.path / "home"), code=str(code))}
+        env = {**os.environ, **sandbox_env(home=str(scratch.path / "home"), code=str(code))}
         env["KERAS_HOME"] = str(keras_cache_dir().parent.parent)
     else:
-        command = bubblewrap_command(runner, work=scratch.work, results=scratch.results, code=code, threads=threads)
+        command = bubblewrap_command(runner, work=scratch.work, results=scratch.results, code=code)
         cwd, env = None, None
     group = ResourceGroup(limits)
     if group.problem:
@@ -152,7 +152,8 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
             os.killpg(process.pid, 9)
             process.communicate()
             return SandboxRun(None, None, scratch.results / EXPORT_DIR, warnings,
-                              f"the notebook did not stop within {budget:g} seconds even when interrupted, so it was killed")
+                              f"the notebook did not stop within {budget:g} seconds even when interrupted, so it was killed",
+                              killed_for_time=True)
         out_of_memory = group.out_of_memory()
     finally:
         group.close()

@@ -29,7 +29,7 @@ def test_unsandboxed_fallback_is_loud_and_still_grades(tmp_path, monkeypatch, ca
 
 
 def test_sandbox_sees_no_kit_files_and_writes_only_its_own_folders(tmp_path):
-    command = sandbox.bubblewrap_command(["true"], work=tmp_path / "w", results=tmp_path / "r", code=tmp_path / "c", threads=1)
+    command = sandbox.bubblewrap_command(["true"], work=tmp_path / "w", results=tmp_path / "r", code=tmp_path / "c")
     binds = [command[i + 1:i + 3] for i, part in enumerate(command) if part == "--bind"]
     assert [target for _, target in binds] == [sandbox.SANDBOX_WORK, sandbox.SANDBOX_RESULTS]
     mounted = " ".join(command)

@@ -4,7 +4,6 @@ message naming the limit, and the work before the stopped cell still counts."""
 
 import csv
 import json
-import os
 import socket
 import threading
 from pathlib import Path
