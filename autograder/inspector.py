@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +25,9 @@ INSPECT_TIMEOUT = 600
 
 def _start_worker(threads: int) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    # Keras warns about optimizer state in students' models (e.g. an untrained model's empty Adam);
+    # nothing an instructor can act on, and the facts record what matters.
+    warnings.filterwarnings("ignore")
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
