@@ -29,7 +29,7 @@ def cli():
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for grades.csv and feedback.")
 @click.option("--timeout", default=15 * 60, show_default=True, type=click.FloatRange(min=1), help="Seconds each notebook may run.")
 @click.option("--memory", default=4.0, show_default=True, type=click.FloatRange(min=0.5), help="GiB of memory each notebook may use.")
-@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: number of cores].")
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: cores + 1, as memory allows].")
 def grade(paths, out, timeout, memory, jobs):
     """Grade notebooks (.ipynb), Otter export zips, or folders of them.
 
@@ -54,7 +54,7 @@ def generate(check):
 @cli.command()
 @click.option("--seeds", default=5, show_default=True, type=click.IntRange(min=5), help="How many seeds to train the reference with.")
 @click.option("--margin", default=0.01, show_default=True, type=click.FloatRange(min=0, max=0.2), help="Threshold = lowest reference accuracy minus this.")
-@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Trainings run at once [default: number of cores].")
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Trainings run at once [default: cores + 1, as memory allows].")
 def calibrate(seeds, margin, jobs):
     """Train the reference solution over several seeds and record the accuracy threshold."""
     from . import calibrate as calibration

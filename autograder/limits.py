@@ -43,11 +43,32 @@ class Limits:
         return f"the {self.max_disk_bytes / GiB:g} GiB disk limit"
 
 
+TYPICAL_WORKER_BYTES = 2 * GiB  # one graded lesson notebook peaks at about 1.5 GiB (BENCHMARKS.md)
+
+
 def plan_workers(requested: int | None, tasks: int) -> tuple[int, int]:
-    """(jobs, TensorFlow threads per job): one job per core by default, never more jobs than tasks."""
+    """(jobs, TensorFlow threads per job); never more jobs than tasks.
+
+    By default one job per core plus one: while one worker's kernel starts or its result is
+    checked, the spare worker keeps the cores busy (BENCHMARKS.md). The default also stays
+    within the memory available for about 2 GiB per job. Each job gets its share of the cores
+    for TensorFlow, at least one thread.
+    """
     cores = os.cpu_count() or 1
-    jobs = max(1, min(requested or cores, tasks))
+    default = max(1, min(cores + 1, _available_memory() // TYPICAL_WORKER_BYTES))
+    jobs = max(1, min(requested or default, tasks))
     return jobs, max(1, cores // jobs)
+
+
+def _available_memory() -> int:
+    """MemAvailable from /proc/meminfo; unlimited where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 1 << 62
 
 
 class ResourceGroup:

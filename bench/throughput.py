@@ -10,8 +10,9 @@ The set: the reference solution ``--copies`` times plus every rubric fixture
       notebook, one submission after another, as Otter grades without Docker.
 
 Reported: total wall time, median seconds per submission, peak memory per worker (the largest
-resident set of one worker's process tree, sampled from /proc every 0.2 s), and the throughput
-ratio (b)/(a) of wall times. Also the time a student's structure check takes. Results go to
+resident set of one worker's process tree, sampled from /proc every 0.2 s), how busy the machine's
+cores were (from /proc/stat), and the throughput ratio (b)/(a) of wall times. ``--also-jobs N``
+adds one more run of (a) with ``--jobs N``, to show what the default number of workers is worth. Also the time a student's structure check takes. Results go to
 ``--out`` as JSON and as a Markdown table for BENCHMARKS.md.
 """
 
@@ -86,6 +87,24 @@ class PeakMemory:
         return max((tree(pid) for pid in top), default=0)
 
 
+class BusyCores:
+    """The share of all cores' time spent busy (not idle or waiting for I/O), from /proc/stat."""
+
+    def __enter__(self):
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        busy, total = (end - start for end, start in zip(self._read(), self._start))
+        self.share = busy / total if total else 0.0
+
+    @staticmethod
+    def _read() -> tuple[int, int]:
+        fields = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields) - idle, sum(fields)
+
+
 def _has_ancestor_in(parents: dict, pid: int, candidates: set) -> bool:
     for _ in range(64):
         pid = parents.get(pid, 0)
@@ -118,11 +137,12 @@ def submission_set(folder: Path, copies: int) -> list[Path]:
     return sorted(folder.glob("*.ipynb"))
 
 
-def run_ours(folder: Path, out: Path) -> dict:
+def run_ours(folder: Path, out: Path, jobs: int | None = None) -> dict:
     started = time.monotonic()
-    with PeakMemory("bwrap --unshare-all") as memory, PeakMemory("multiprocessing.spawn") as inspector:
-        completed = subprocess.run([str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out)],
-                                   capture_output=True, text=True)
+    command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out)]
+    command += ["--jobs", str(jobs)] if jobs else []
+    with PeakMemory("bwrap --unshare-all") as memory, PeakMemory("multiprocessing.spawn") as inspector, BusyCores() as busy:
+        completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started
     if completed.returncode not in (0, 1):
         raise SystemExit(f"our grader failed: {completed.stderr[-2000:]}")
@@ -130,13 +150,14 @@ def run_ours(folder: Path, out: Path) -> dict:
     with (out / "grades.csv").open() as stream:
         scores = {row["submission"]: [row["score"], *(row[q] for q in QUESTIONS)] for row in csv.DictReader(stream)}
     return {"wall_s": round(wall, 1), "median_s": round(statistics.median(seconds), 1), "peak_worker_bytes": memory.peak,
-            "peak_inspector_bytes": inspector.peak, "scores": scores}
+            "peak_inspector_bytes": inspector.peak, "busy_cores": round(busy.share, 3), "jobs": jobs or "default",
+            "scores": scores}
 
 
 def run_otter(archive: Path, submissions: list[Path], scratch: Path) -> dict:
     seconds, totals = [], {}
     started = time.monotonic()
-    with PeakMemory("otter run") as memory:
+    with PeakMemory("otter run") as memory, BusyCores() as busy:
         for submission in submissions:
             out = scratch / submission.stem
             out.mkdir(parents=True)
@@ -149,7 +170,7 @@ def run_otter(archive: Path, submissions: list[Path], scratch: Path) -> dict:
             totals[submission.name] = (sum(t.get("score") or 0 for t in json.loads(results.read_text())["tests"])
                                        if results.is_file() else None)
     return {"wall_s": round(time.monotonic() - started, 1), "median_s": round(statistics.median(seconds), 1),
-            "peak_worker_bytes": memory.peak, "public_test_points": totals}
+            "peak_worker_bytes": memory.peak, "busy_cores": round(busy.share, 3), "public_test_points": totals}
 
 
 def structure_check_seconds() -> float:
@@ -182,16 +203,20 @@ def markdown(report: dict) -> str:
     ours, otter = report["ours"][0], report["otter"]
     gib = lambda b: f"{b / 1024**3:.2f} GiB"  # noqa: E731
     rows = [
-        "| grader | submissions | total wall time | median per submission | peak memory per worker | throughput |",
-        "|---|---|---|---|---|---|",
-        f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | {otter['median_s']:.0f} s | {gib(otter['peak_worker_bytes'])} | 1.00x |",
+        "| grader | submissions | total wall time | median per submission | peak memory per worker | cores busy | throughput |",
+        "|---|---|---|---|---|---|---|",
+        f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | {otter['median_s']:.0f} s | "
+        f"{gib(otter['peak_worker_bytes'])} | {otter['busy_cores']:.0%} | 1.00x |",
     ]
-    for index, run in enumerate(report["ours"], start=1):
-        rows.append(f"| `python -m autograder grade` (run {index}) | {report['submissions']} | {run['wall_s']:.0f} s | "
-                    f"{run['median_s']:.0f} s | {gib(run['peak_worker_bytes'])} | **{otter['wall_s'] / run['wall_s']:.2f}x** |")
+    for index, run in enumerate(report["ours"] + report["ours_other_jobs"], start=1):
+        name = f"run {index}" if index <= len(report["ours"]) else f"`--jobs {run['jobs']}`"
+        rows.append(f"| `python -m autograder grade` ({name}) | {report['submissions']} | {run['wall_s']:.0f} s | "
+                    f"{run['median_s']:.0f} s | {gib(run['peak_worker_bytes'])} | {run['busy_cores']:.0%} | "
+                    f"**{otter['wall_s'] / run['wall_s']:.2f}x** |")
     rows += ["", f"- Our grader also runs one trusted inspector process for the whole batch (TensorFlow and the test set "
              f"loaded once): peak {gib(ours['peak_inspector_bytes'])}.",
-             f"- Scores identical across our {len(report['ours'])} runs: **{report['scores_identical']}**",
+             f"- Scores identical across our {len(report['ours']) + len(report['ours_other_jobs'])} runs: "
+             f"**{report['scores_identical']}**",
              f"- Student structure check, `grader.check(\"q2_model\")`: {report['structure_check_s']:.3f} s",
              f"- Machine: {report['machine']}", f"- Measured {report['date']} with `{report['command']}`"]
     return "\n".join(rows) + "\n"
@@ -203,6 +228,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=2, help="runs of our grader (scores must not move)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--limit", type=int, default=None, help="grade only the first N submissions (a quick trial)")
+    parser.add_argument("--also-jobs", type=int, default=None, help="one more run of our grader with --jobs N")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
         scratch = Path(scratch_name)
@@ -217,11 +243,15 @@ def main() -> int:
         for repeat in range(args.repeats):
             print(f"grading them with python -m autograder grade (run {repeat + 1}) ...", flush=True)
             ours.append(run_ours(scratch / "set", scratch / f"ours-{repeat}"))
+        other = []
+        if args.also_jobs:
+            print(f"grading them with python -m autograder grade --jobs {args.also_jobs} ...", flush=True)
+            other.append(run_ours(scratch / "set", scratch / "ours-jobs", jobs=args.also_jobs))
     report = {
         "submissions": len(submissions), "machine": machine(), "date": time.strftime("%Y-%m-%d"),
         "command": "python bench/throughput.py " + " ".join(sys.argv[1:]),
-        "otter": otter, "ours": ours, "structure_check_s": structure_check_seconds(),
-        "scores_identical": all(run["scores"] == ours[0]["scores"] for run in ours),
+        "otter": otter, "ours": ours, "ours_other_jobs": other, "structure_check_s": structure_check_seconds(),
+        "scores_identical": all(run["scores"] == ours[0]["scores"] for run in ours + other),
         "throughput_ratio": round(otter["wall_s"] / ours[0]["wall_s"], 2),
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,105 @@
+"""Where the CPU goes when a batch is graded: core-seconds per notebook, by process.
+
+    .venv/bin/python bench/cpu_budget.py [--copies 4] [--jobs 2]
+
+Grades ``--copies`` copies of the reference solution and reports, per notebook, the CPU time of its
+sandbox (the kernel with the student's cells, and the runner that drives it), read from the
+sandbox's own cgroup; the CPU time of the grader's own processes (the command itself, which writes
+the reports, and the trusted inspector); and, for scale, what importing TensorFlow and Keras costs
+a fresh process. On a machine that is busy all the time, wall time is this CPU total divided by
+the number of cores, so it says what any further speed-up has to remove. Needs root and cgroups
+(v1 with ``cpuacct``, or v2), like the grader's own limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder import grade, limits, sandbox  # noqa: E402
+
+SOLUTION = ROOT / "solutions" / "fashion_mnist_keras.ipynb"
+
+
+class MeteredGroup(limits.ResourceGroup):
+    """The grader's cgroup for one sandbox, plus a CPU account read just before it is removed."""
+
+    seconds: list[float] = []
+
+    def __init__(self, limits_: limits.Limits):
+        super().__init__(limits_)
+        self._usage_file = None
+        v2 = next((path for path in self.paths if (path / "cpu.stat").is_file()), None)
+        if v2 is not None:
+            self._usage_file = v2 / "cpu.stat"
+        elif (limits.CGROUP_ROOT / "cpuacct").is_dir() and self.paths:
+            group = limits.CGROUP_ROOT / "cpuacct" / self.paths[0].name
+            group.mkdir()
+            self.paths.append(group)
+            self._usage_file = group / "cpuacct.usage"
+
+    def close(self) -> None:
+        if self._usage_file is not None:
+            text = self._usage_file.read_text()
+            if self._usage_file.name == "cpu.stat":
+                MeteredGroup.seconds.append(int(text.split("usage_usec")[1].split()[0]) / 1e6)
+            else:
+                MeteredGroup.seconds.append(int(text) / 1e9)
+            self._usage_file = None
+        super().close()
+
+
+def import_seconds() -> float:
+    """CPU seconds a fresh process spends importing TensorFlow and Keras."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", "import tensorflow, keras"], check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    sandbox.ResourceGroup = MeteredGroup
+    tensorflow_import = import_seconds()
+    with tempfile.TemporaryDirectory(prefix="cpu-budget-") as scratch_name:
+        scratch = Path(scratch_name)
+        (scratch / "set").mkdir()
+        for index in range(1, args.copies + 1):
+            shutil.copyfile(SOLUTION, scratch / "set" / f"reference_{index}.ipynb")
+        before_self, before_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        started = time.monotonic()
+        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True)
+        wall = time.monotonic() - started
+        after_self, after_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    cpu = lambda before, after: (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # noqa: E731
+    sandboxes = MeteredGroup.seconds
+    if len(sandboxes) != args.copies:
+        raise SystemExit(f"measured {len(sandboxes)} sandboxes for {args.copies} notebooks: are cgroups writable here?")
+    own = cpu(before_self, after_self) + cpu(before_children, after_children)
+    report = {
+        "notebooks": args.copies, "jobs": args.jobs, "wall_s": round(wall, 1),
+        "sandbox_core_s_median": round(statistics.median(sandboxes), 2),
+        "sandbox_core_s": [round(s, 2) for s in sandboxes],
+        "grader_processes_core_s_per_notebook": round(own / args.copies, 2),
+        "tensorflow_keras_import_core_s": round(tensorflow_import, 2),
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
