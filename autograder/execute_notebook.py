@@ -197,24 +197,14 @@ def _setup_source(threads: int, seed: int | None) -> str:
     return "\n".join(lines)
 
 
-# Two levers make the same training cheaper; both leave the weights, the history and the results
-# bit for bit the student's own (tests/test_fast_compile.py):
-# - Train and evaluate with up to STEPS_PER_EXECUTION steps per call into TensorFlow instead of one,
-#   unless the notebook chose its own value or eager mode. Only the Python overhead between steps
-#   goes. predict keeps one step per call, Keras' default path: its first call would otherwise
-#   spend seconds tracing a 1,000-step loop for 313 batches.
-# - Hand fit and evaluate a float64 array (x_train / 255.0 is one) already cast to float32, by
-#   TensorFlow's own Cast op, when the model's first operation is exactly that cast: a Sequential
-#   or functional model with one float32 input and float32 compute dtype. Keras' input pipeline
-#   then moves half the bytes per batch and keeps half-size copies of the data.
+# Train and evaluate with up to STEPS_PER_EXECUTION steps per call into TensorFlow instead of one,
+# unless the notebook chose its own value or eager mode. The weights and history come out bit for
+# bit the same as the student's own call (tests/test_fast_compile.py); only the Python overhead
+# between steps goes. predict keeps one step per call, Keras' default path: its first call would
+# otherwise spend seconds tracing a 1,000-step loop for 313 batches.
 FAST_COMPILE_SOURCE = f"""
-import functools as _grader_functools
-import numpy as _grader_np
-import tensorflow as _grader_tf
 import keras as _grader_keras
-from keras.src.models.functional import Functional as _grader_Functional
 _grader_compile, _grader_predict = _grader_keras.Model.compile, _grader_keras.Model.predict
-_grader_fit, _grader_evaluate = _grader_keras.Model.fit, _grader_keras.Model.evaluate
 def _grader_fast_compile(self, *args, **kwargs):
     fast = "steps_per_execution" not in kwargs and not kwargs.get("run_eagerly") and len(args) < 6
     if fast:
@@ -230,31 +220,7 @@ def _grader_default_predict(self, *args, **kwargs):
         return _grader_predict(self, *args, **kwargs)
     finally:
         self.steps_per_execution = {STEPS_PER_EXECUTION}
-def _grader_first_op_casts_to_float32(model):
-    if type(model).call is _grader_keras.Sequential.call:
-        graph = model._functional
-    elif type(model).call is _grader_Functional.call:
-        graph = model
-    else:
-        return False
-    return (graph is not None and len(graph.inputs) == 1 and graph.inputs[0].dtype == "float32"
-            and not graph.inputs[0].sparse and model.compute_dtype == "float32"
-            and getattr(model, "jit_compile", False) is not True)
-def _grader_float32_x(model, x):
-    if type(x) is _grader_np.ndarray and x.dtype == _grader_np.float64 and _grader_first_op_casts_to_float32(model):
-        return _grader_tf.cast(x, _grader_tf.float32).numpy()
-    return x
-def _grader_casting_x(method):
-    @_grader_functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        if args:
-            args = (_grader_float32_x(self, args[0]), *args[1:])
-        elif "x" in kwargs:
-            kwargs["x"] = _grader_float32_x(self, kwargs["x"])
-        return method(self, *args, **kwargs)
-    return wrapper
 _grader_keras.Model.compile, _grader_keras.Model.predict = _grader_fast_compile, _grader_default_predict
-_grader_keras.Model.fit, _grader_keras.Model.evaluate = _grader_casting_x(_grader_fit), _grader_casting_x(_grader_evaluate)
 """.strip()
 
 
