@@ -1,5 +1,5 @@
-"""The training levers alone: the lesson's model as the student runs it, with steps_per_execution
-1000, and with 1000 plus float32 data, side by side.
+"""Training levers alone: the lesson's model as the student runs it, with steps_per_execution 1000
+(the grader's lever), and with 1000 plus float32 data (a lever tried and dropped), side by side.
 
     .venv/bin/python bench/fit_speed.py [--epochs 10]
 
@@ -7,7 +7,7 @@ One process, one TensorFlow thread, the real data, the same seed. For each setti
 ``fit`` (the lesson's batch size and validation split), ``evaluate`` and the first ``predict``,
 gives the CPU seconds ``fit`` used (TensorFlow's input pipeline has threads of its own), and says
 whether the weights match the default's bit for bit. The float32 data is cast by TensorFlow's own
-cast, as the grader's setup cell does (``autograder/execute_notebook.py``).
+cast, the operation the lesson's model starts with; BENCHMARKS.md says why the grader does not.
 """
 
 import argparse
