@@ -43,7 +43,7 @@ class Limits:
         return f"the {self.max_disk_bytes / GiB:g} GiB disk limit"
 
 
-TYPICAL_WORKER_BYTES = 2 * GiB  # one graded lesson notebook peaks at about 1.5 GiB (BENCHMARKS.md)
+TYPICAL_WORKER_BYTES = 2 * GiB  # a graded lesson notebook peaks at 1.7 to 2 GiB (BENCHMARKS.md)
 
 
 def plan_workers(requested: int | None, tasks: int) -> tuple[int, int]:
