@@ -24,6 +24,7 @@ from .limits import Limits, plan_workers
 from .load_submission import find_submissions
 from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
 from .report import write_atomic
+from .sandbox import kernel_zygote
 
 RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
 
@@ -33,10 +34,10 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     jobs, threads = plan_workers(jobs, seeds)
     [reference] = find_submissions([SOLUTION_NOTEBOOK])
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, Inspector(threads) as inspector, \
-            ThreadPoolExecutor(jobs) as pool:
+            kernel_zygote(threads) as zygote, ThreadPoolExecutor(jobs) as pool:
         runs = list(pool.map(
             lambda seed: collect_facts(reference, out=Path(scratch) / f"seed-{seed}", limits=Limits(),
-                                       inspector=inspector, threads=threads, seed=seed),
+                                       inspector=inspector, threads=threads, seed=seed, zygote=zygote),
             range(seeds),
         ))
     failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]

@@ -30,14 +30,17 @@ def cli():
 @click.option("--timeout", default=15 * 60, show_default=True, type=click.FloatRange(min=1), help="Seconds each notebook may run.")
 @click.option("--memory", default=4.0, show_default=True, type=click.FloatRange(min=0.5), help="GiB of memory each notebook may use.")
 @click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: cores + 1, as memory allows].")
-def grade(paths, out, timeout, memory, jobs):
+@click.option("--cold-kernels", is_flag=True,
+              help="Start every kernel from scratch instead of forking it from one that has imported TensorFlow already: slower, graded the same.")
+def grade(paths, out, timeout, memory, jobs, cold_kernels):
     """Grade notebooks (.ipynb), Otter export zips, or folders of them.
 
     Run it again after an interruption: finished submissions are kept, changed ones regraded.
     """
     from . import grade as grading
 
-    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * 1024**3), jobs=jobs))
+    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * 1024**3), jobs=jobs,
+                          warm_kernels=not cold_kernels))
 
 
 @cli.command()

@@ -20,13 +20,17 @@ import math
 import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from traitlets import default
 
 EXPORT_TIMEOUT = 300  # seconds for saving the model and arrays after the student's cells
 DEFAULT_MAX_OUTPUT_BYTES = 20 * 1024 * 1024
@@ -85,8 +89,13 @@ def execute_notebook(
     max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES,
     memory_limit: str = "the memory limit",
     disk_limit: str = "the disk limit",
+    zygote_socket: str | None = None,
 ) -> tuple[Execution, nbformat.NotebookNode]:
-    """Execute ``notebook`` in ``workdir``, exporting into ``results``; return what happened and the executed notebook."""
+    """Execute ``notebook`` in ``workdir``, exporting into ``results``; return what happened and the executed notebook.
+
+    With ``zygote_socket``, kernels are forked by the kernel zygote into this sandbox instead of
+    started cold (``kernel_zygote``); what runs in them is the same.
+    """
     export_dir = results / EXPORT_DIR
     student = [
         (number, cell) for number, cell in enumerate(notebook.cells, start=1)
@@ -101,8 +110,10 @@ def execute_notebook(
     )
     execution = Execution()
     deadline = time.monotonic() + timeout
+    kernel = (dict(kernel_manager_class=_zygote_kernel_manager(zygote_socket), kernel_name=ZYGOTE_KERNEL) if zygote_socket
+              else dict(kernel_manager_class=AsyncKernelManager, kernel_name="python3"))
     settings = dict(workdir=workdir, threads=threads, deadline=deadline, max_output_bytes=max_output_bytes,
-                    memory_limit=memory_limit, disk_limit=disk_limit)
+                    memory_limit=memory_limit, disk_limit=disk_limit, kernel=kernel)
     died_at = _run_cells(runnable, range(len(runnable.cells)), numbers, execution, **settings)
     if died_at is not None:
         execution.status = "dead"
@@ -116,10 +127,10 @@ def execute_notebook(
 
 
 def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, threads, deadline,
-               max_output_bytes, memory_limit, disk_limit) -> int | None:
+               max_output_bytes, memory_limit, disk_limit, kernel) -> int | None:
     """Run ``indices`` of ``runnable`` in one kernel; return the index at which the kernel died, if it did."""
     client = _LimitedClient(
-        runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
+        runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, **kernel,
         error_on_timeout={"ename": "TimeoutError", "evalue": "stopped by the grader's time limit", "traceback": []},
         resources={"metadata": {"path": str(workdir)}}, max_output_bytes=max_output_bytes,
         shutdown_kernel="immediate",  # the export is written; nothing in the kernel is needed any more
@@ -127,7 +138,7 @@ def _run_cells(runnable, indices, numbers, execution: Execution, *, workdir, thr
     export = len(runnable.cells) - 1
     index = None
     try:
-        with client.setup_kernel(env=_kernel_env(threads)):
+        with client.setup_kernel(env={**os.environ, **kernel_env(threads)}):
             for index in indices:
                 if index != export and execution.status != "completed":
                     continue  # a limit stopped an earlier cell: skip to the export
@@ -234,15 +245,38 @@ def _export_source(export_dir: Path) -> str:
     ])
 
 
-def _kernel_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
+def kernel_env(threads: int) -> dict[str, str]:
+    """What the kernel's environment adds to the runner's (and the kernel zygote's to the sandbox's)."""
+    return {
         "OMP_NUM_THREADS": str(threads),  # TensorFlow's own pools are set by the setup cell
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",
-    })
-    return env
+    }
+
+
+ZYGOTE_KERNEL = "grader-zygote"
+
+
+def _zygote_kernel_manager(socket_path: str) -> type[AsyncKernelManager]:
+    """A kernel manager whose only kernel is ``kernel_launcher`` asking the zygote at ``socket_path``."""
+    specs = Path(tempfile.mkdtemp(prefix="kernels-"))
+    (specs / ZYGOTE_KERNEL).mkdir()
+    (specs / ZYGOTE_KERNEL / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "autograder.kernel_launcher", socket_path, "{connection_file}"],
+        "display_name": "Python 3 (grader)", "language": "python",
+    }))
+
+    class ZygoteKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self):
+            return KernelSpecManager(kernel_dirs=[str(specs)])
+
+        @property
+        def ipykernel(self) -> bool:  # it is one: nbclient passes it the same arguments
+            return True
+
+    return ZygoteKernelManager
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,12 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-output-bytes", type=int, default=DEFAULT_MAX_OUTPUT_BYTES)
     parser.add_argument("--memory-limit", default="the memory limit", help="how to name the memory limit in messages")
     parser.add_argument("--disk-limit", default="the disk limit", help="how to name the disk limit in messages")
+    parser.add_argument("--zygote-socket", default=None, help="fork kernels from the kernel zygote listening here")
     args = parser.parse_args(argv)
     notebook = nbformat.read(args.notebook, as_version=4)
     execution, executed = execute_notebook(
         notebook, args.notebook.resolve().parent, args.results, timeout=args.timeout, threads=args.threads,
         seed=args.seed, max_output_bytes=args.max_output_bytes, memory_limit=args.memory_limit,
-        disk_limit=args.disk_limit,
+        disk_limit=args.disk_limit, zygote_socket=args.zygote_socket,
     )
     nbformat.write(executed, args.results / EXECUTED_NOTEBOOK)
     (args.results / EXECUTION_FILE).write_text(json.dumps(asdict(execution)))

@@ -10,6 +10,7 @@ is done, so an interrupted batch, run again, grades only what is missing or chan
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -29,14 +30,14 @@ from .paths import REFERENCE_METRICS
 from .report import format_table, grades_csv, submission_folder, write_atomic, write_submission_reports
 from .results import SubmissionResult
 from .rubric import SubmissionFacts, run_checks
-from .sandbox import run_sandboxed
+from .sandbox import Zygote, kernel_zygote, run_sandboxed
 from .summary import write_class_summary
 
 DEFAULT_TIMEOUT = Limits.timeout
 
 
 def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: int = Limits.memory_bytes,
-         jobs: int | None = None, quiet: bool = False) -> int:
+         jobs: int | None = None, quiet: bool = False, warm_kernels: bool = True) -> int:
     """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any errored)."""
     out = Path(out)
     submissions = find_submissions(paths)
@@ -46,7 +47,8 @@ def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: in
     dataset.provision()
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes)
     jobs, threads = plan_workers(jobs, len(submissions))
-    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet)
+    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet,
+                        warm_kernels=warm_kernels)
     write_atomic(out / "grades.csv", grades_csv(results))
     write_class_summary(results, out)
     if not quiet:
@@ -55,18 +57,23 @@ def main(*, paths, out: Path, timeout: float = DEFAULT_TIMEOUT, memory_bytes: in
     return 1 if any(result.status == "error" for result in results) else 0
 
 
-def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True) -> list[SubmissionResult]:
-    """Grade ``submissions`` with ``jobs`` workers, reusing recorded results; results come back in input order."""
+def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True, warm_kernels=True) -> list[SubmissionResult]:
+    """Grade ``submissions`` with ``jobs`` workers, reusing recorded results; results come back in input order.
+
+    With ``warm_kernels``, kernels are forked from a zygote that has imported TensorFlow once
+    (``kernel_zygote``), where the machine allows it.
+    """
     fingerprint = ledger.fingerprint(threshold)
     results: dict[str, SubmissionResult] = {}
     for submission in submissions:
         if (recorded := ledger.load(submission_folder(out, submission.name), submission.digest, fingerprint)) is not None:
             results[submission.name] = recorded
     pending = [s for s in submissions if s.name not in results]
-    with Inspector(threads) as inspector, ThreadPoolExecutor(max_workers=jobs) as pool:
+    zygote_or_none = kernel_zygote(threads) if warm_kernels and pending else contextlib.nullcontext(None)
+    with Inspector(threads) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(_timed, grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads,
-                        inspector=inspector): s
+                        inspector=inspector, zygote=zygote): s
             for s in pending
         }
         progress = tqdm(as_completed(futures), total=len(submissions), initial=len(submissions) - len(pending),
@@ -101,7 +108,7 @@ class Collected:
 
 
 def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspector: Inspector, threads: int = 1,
-                  seed: int | None = None) -> Collected:
+                  seed: int | None = None, zygote: Zygote | None = None) -> Collected:
     """Read, execute (sandboxed, untrusted) and inspect (trusted) one submission; keep its executed notebook."""
     try:
         notebook = read_notebook(submission)
@@ -109,7 +116,7 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
         return Collected("invalid", str(error))
     scratch = ScratchSpace(limits)
     try:
-        run = run_sandboxed(notebook, scratch, limits=limits, threads=threads, seed=seed)
+        run = run_sandboxed(notebook, scratch, limits=limits, threads=threads, seed=seed, zygote=zygote)
         warnings = "; ".join(run.warnings)
         if run.executed is not None:
             write_atomic(submission_folder(out, submission.name) / "executed.ipynb", nbformat.writes(run.executed))
@@ -128,8 +135,10 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
 
 
 def grade_submission(submission: Submission, *, out: Path, limits: Limits, threshold: float | None,
-                     inspector: Inspector, threads: int = 1, seed: int | None = None) -> SubmissionResult:
-    collected = collect_facts(submission, out=out, limits=limits, inspector=inspector, threads=threads, seed=seed)
+                     inspector: Inspector, threads: int = 1, seed: int | None = None,
+                     zygote: Zygote | None = None) -> SubmissionResult:
+    collected = collect_facts(submission, out=out, limits=limits, inspector=inspector, threads=threads, seed=seed,
+                              zygote=zygote)
     if collected.facts is None:
         return SubmissionResult.ungraded(submission.name, collected.status, collected.message, submission.digest)
     return score_facts(submission, collected, threshold)

@@ -8,29 +8,38 @@ needs (the executor, the exporter, ``rubric.describe`` and ``rubric.facts``) and
 dataset, read-only. It cannot see the rubric's checks, the solutions, the reference
 data, the output folder or any other submission. Where bubblewrap cannot start, the
 same command runs as a plain subprocess and the result says so loudly.
+
+Where a batch has a kernel zygote (``kernel_zygote``, started here by ``kernel_zygote()``),
+the sandbox also sees the zygote's socket, read-only, and its kernels are forks of the zygote
+that join the sandbox's namespaces and cgroup instead of fresh processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 
 from .dataset import keras_cache_dir
-from .execute_notebook import EXECUTED_NOTEBOOK, EXECUTION_FILE, EXPORT_DIR, EXPORT_TIMEOUT, Execution
+from .execute_notebook import EXECUTED_NOTEBOOK, EXECUTION_FILE, EXPORT_DIR, EXPORT_TIMEOUT, Execution, kernel_env
 from .limits import Limits, ResourceGroup, ScratchSpace, confine_command
 
 PACKAGE = Path(__file__).resolve().parent
-STAGED_FILES = ("execute_notebook.py", "kernel_export.py", "rubric/describe.py", "rubric/facts.py")
+STAGED_FILES = ("execute_notebook.py", "kernel_export.py", "kernel_launcher.py", "rubric/describe.py", "rubric/facts.py")
 SANDBOX_HOME, SANDBOX_WORK, SANDBOX_CODE = "/home/student", "/home/student/work", "/opt/grader"
 SANDBOX_RESULTS = "/opt/results"  # writable, but outside the notebook's working folder and its disk cap
+SANDBOX_ZYGOTE = "/opt/zygote"  # the kernel zygote's socket, where there is one (kernel_zygote.py)
+ZYGOTE_START_TIMEOUT = 120
 MAX_EXECUTED_BYTES = 64 * 1024 * 1024
 NO_SANDBOX_WARNING = "WARNING: ran WITHOUT a sandbox (bubblewrap could not start): the notebook could read and write this machine"
 
@@ -70,21 +79,11 @@ def bubblewrap_problem() -> str | None:
     return None if completed.returncode == 0 else f"bubblewrap cannot start here ({completed.stderr.strip()[:200]})"
 
 
-def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path) -> list[str]:
+def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path, zygote: "Zygote | None" = None) -> list[str]:
     """``argv`` wrapped in bwrap with the mounts described in the module docstring."""
     command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
                "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
-    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32"):
-        if os.path.islink(path):
-            command += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            command += ["--ro-bind", path, path]
-    for secret in ("/etc/shadow", "/etc/gshadow"):
-        if os.path.exists(secret):
-            command += ["--ro-bind", "/dev/null", secret]
-    for prefix in dict.fromkeys([sys.base_prefix, sys.prefix, os.path.realpath(sys.executable).rsplit("/bin/", 1)[0]]):
-        command += ["--ro-bind", prefix, prefix]
+               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", *_system_binds()]
     datasets = keras_cache_dir()
     command += [
         "--tmpfs", SANDBOX_HOME,
@@ -92,12 +91,29 @@ def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path
         "--ro-bind", str(code), SANDBOX_CODE,
         "--bind", str(work), SANDBOX_WORK,
         "--bind", str(results), SANDBOX_RESULTS,
-        "--chdir", SANDBOX_WORK,
-        "--clearenv",
     ]
+    if zygote is not None:
+        command += ["--ro-bind", str(zygote.directory), SANDBOX_ZYGOTE]
+    command += ["--chdir", SANDBOX_WORK, "--clearenv"]
     for key, value in sandbox_env(home=SANDBOX_HOME, code=SANDBOX_CODE).items():
         command += ["--setenv", key, value]
     return [*command, "--", *argv]
+
+
+def _system_binds() -> list[str]:
+    """The system, Python and the virtualenv, read-only; the password hashes hidden."""
+    binds = []
+    for path in ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(path):
+            binds += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            binds += ["--ro-bind", path, path]
+    for secret in ("/etc/shadow", "/etc/gshadow"):
+        if os.path.exists(secret):
+            binds += ["--ro-bind", "/dev/null", secret]
+    for prefix in dict.fromkeys([sys.base_prefix, sys.prefix, os.path.realpath(sys.executable).rsplit("/bin/", 1)[0]]):
+        binds += ["--ro-bind", prefix, prefix]
+    return binds
 
 
 def sandbox_env(*, home: str, code: str) -> dict[str, str]:
@@ -115,8 +131,72 @@ def sandbox_env(*, home: str, code: str) -> dict[str, str]:
     }
 
 
+@dataclass
+class Zygote:
+    """A running kernel zygote: its socket lives in ``directory``, bound read-only into each sandbox."""
+
+    directory: Path
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def kernel_zygote(threads: int) -> Iterator[Zygote | None]:
+    """A kernel zygote for one batch (``kernel_zygote``), or None where kernels must start cold.
+
+    It needs what the sandbox needs plus root, to move its forks into other sandboxes' namespaces,
+    and one TensorFlow thread per worker. Without it every kernel imports TensorFlow itself: slower,
+    and graded the same.
+    """
+    if threads != 1 or os.geteuid() != 0 or bubblewrap_problem() is not None:
+        yield None
+        return
+    directory = Path(tempfile.mkdtemp(prefix="autograder-zygote-"))
+    os.chmod(directory, 0o755)
+    process = subprocess.Popen(_zygote_command(directory, threads), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        ready = _wait_ready(process)
+        if not ready:
+            print(f"note: kernels start without the zygote, each importing TensorFlow itself ({_zygote_failure(process)})",
+                  file=sys.stderr)
+        yield Zygote(directory, process) if ready else None
+    finally:
+        process.kill()
+        process.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _zygote_command(directory: Path, threads: int) -> list[str]:
+    """The zygote under bubblewrap as root, keeping its privileges: a private /tmp and home where
+    importing Keras and matplotlib writes their config, at the paths a sandboxed kernel sees, and
+    nothing else writable but the cgroups it moves kernels into and its socket's folder."""
+    env = {**sandbox_env(home=SANDBOX_HOME, code=SANDBOX_CODE), **kernel_env(threads)}
+    command = ["bwrap", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--die-with-parent", "--new-session",
+               "--cap-add", "ALL", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_system_binds(),
+               "--tmpfs", SANDBOX_HOME, "--ro-bind", "/sys", "/sys", "--bind", "/sys/fs/cgroup", "/sys/fs/cgroup",
+               "--ro-bind", str(PACKAGE / "kernel_zygote.py"), "/opt/kernel_zygote.py",
+               "--bind", str(directory), str(directory), "--chdir", "/", "--clearenv"]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return [*command, "--", sys.executable, "/opt/kernel_zygote.py", str(directory / "socket")]
+
+
+def _wait_ready(process: subprocess.Popen) -> bool:
+    import select
+
+    ready, _, _ = select.select([process.stdout], [], [], ZYGOTE_START_TIMEOUT)
+    return bool(ready) and process.stdout.readline() == b"ready\n"
+
+
+def _zygote_failure(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        return f"it did not start within {ZYGOTE_START_TIMEOUT} s"
+    lines = process.stderr.read().decode(errors="replace").strip().splitlines()
+    return lines[-1][:300] if lines else f"it exited with code {process.returncode}"
+
+
 def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, limits: Limits, threads: int,
-                  seed: int | None = None) -> SandboxRun:
+                  seed: int | None = None, zygote: Zygote | None = None) -> SandboxRun:
     """Execute ``notebook`` under the sandbox and limits; read back and validate its record."""
     warnings = [problem for problem in (scratch.problem,) if problem]
     nbformat.write(notebook, scratch.work / "submission.ipynb")
@@ -129,6 +209,8 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
               "--disk-limit", limits.describe_disk()]
     if seed is not None:
         runner += ["--seed", str(seed)]
+    if sandboxed and zygote is not None:
+        runner += ["--zygote-socket", f"{SANDBOX_ZYGOTE}/socket"]
     if not sandboxed:
         problem = bubblewrap_problem()
         warnings.append(f"{NO_SANDBOX_WARNING}: {problem}")
@@ -137,7 +219,7 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
         env = {**os.environ, **sandbox_env(home=str(scratch.path / "home"), code=str(code))}
         env["KERAS_HOME"] = str(keras_cache_dir().parent.parent)
     else:
-        command = bubblewrap_command(runner, work=scratch.work, results=scratch.results, code=code)
+        command = bubblewrap_command(runner, work=scratch.work, results=scratch.results, code=code, zygote=zygote)
         cwd, env = None, None
     group = ResourceGroup(limits)
     if group.problem:

@@ -5,8 +5,9 @@
 Grades ``--copies`` copies of the reference solution and reports, per notebook, the CPU time of its
 sandbox (the kernel with the student's cells, and the runner that drives it), read from the
 sandbox's own cgroup; the CPU time of the grader's own processes (the command itself, which writes
-the reports, and the trusted inspector); and, for scale, what importing TensorFlow and Keras costs
-a fresh process. On a machine that is busy all the time, wall time is this CPU total divided by
+the reports, and the trusted inspector); the CPU time of the kernel zygote (its one TensorFlow
+import per batch, and forking the kernels); and, for scale, what importing TensorFlow and Keras
+costs a fresh process. On a machine that is busy all the time, wall time is this CPU total divided by
 the number of cores, so it says what any further speed-up has to remove. Needs root and cgroups
 (v1 with ``cpuacct``, or v2), like the grader's own limits.
 """
@@ -14,7 +15,9 @@ the number of cores, so it says what any further speed-up has to remove. Needs r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import shutil
 import statistics
@@ -60,6 +63,26 @@ class MeteredGroup(limits.ResourceGroup):
         super().close()
 
 
+class MeteredZygote:
+    """The grader's kernel zygote, plus its CPU time (children included) read just before it stops."""
+
+    seconds: list[float] = []
+    original = staticmethod(sandbox.kernel_zygote)
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, threads: int):
+        with cls.original(threads) as zygote:
+            try:
+                yield zygote
+            finally:
+                if zygote is not None:
+                    [server] = [int(p) for p in Path(f"/proc/{zygote.process.pid}/task/{zygote.process.pid}/children").read_text().split()]
+                    fields = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()
+                    ticks = sum(int(fields[index]) for index in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+                    cls.seconds.append(ticks / os.sysconf("SC_CLK_TCK"))
+
+
 def import_seconds() -> float:
     """CPU seconds a fresh process spends importing TensorFlow and Keras."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -74,6 +97,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     sandbox.ResourceGroup = MeteredGroup
+    grade.kernel_zygote = MeteredZygote.start
     tensorflow_import = import_seconds()
     with tempfile.TemporaryDirectory(prefix="cpu-budget-") as scratch_name:
         scratch = Path(scratch_name)
@@ -95,6 +119,7 @@ def main() -> int:
         "sandbox_core_s_median": round(statistics.median(sandboxes), 2),
         "sandbox_core_s": [round(s, 2) for s in sandboxes],
         "grader_processes_core_s_per_notebook": round(own / args.copies, 2),
+        "kernel_zygote_core_s_per_batch": round(sum(MeteredZygote.seconds), 2),
         "tensorflow_keras_import_core_s": round(tensorflow_import, 2),
     }
     print(json.dumps(report, indent=2))

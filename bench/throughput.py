@@ -12,8 +12,10 @@ The set: the reference solution ``--copies`` times plus every rubric fixture
 Reported: total wall time, median seconds per submission, peak memory per worker (the largest
 resident set of one worker's process tree, sampled from /proc every 0.2 s), how busy the machine's
 cores were (from /proc/stat), and the throughput ratio (b)/(a) of wall times. ``--also-jobs N``
-adds one more run of (a) with ``--jobs N``, to show what the default number of workers is worth. Also the time a student's structure check takes. Results go to
-``--out`` as JSON and as a Markdown table for BENCHMARKS.md.
+adds one more run of (a) with ``--jobs N``, to show what the default number of workers is worth;
+``--also-cold`` one with ``--cold-kernels``, to show what forking kernels from the zygote is worth.
+Also the time a student's structure check takes. Results go to ``--out`` as JSON and as a Markdown
+table for BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -137,11 +139,11 @@ def submission_set(folder: Path, copies: int) -> list[Path]:
     return sorted(folder.glob("*.ipynb"))
 
 
-def run_ours(folder: Path, out: Path, jobs: int | None = None) -> dict:
+def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     started = time.monotonic()
-    command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out)]
-    command += ["--jobs", str(jobs)] if jobs else []
-    with PeakMemory("bwrap --unshare-all") as memory, PeakMemory("multiprocessing.spawn") as inspector, BusyCores() as busy:
+    command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out), *options]
+    with PeakMemory("bwrap --unshare-all") as memory, PeakMemory("multiprocessing.spawn") as inspector, \
+            PeakMemory("kernel_zygote.py") as zygote, BusyCores() as busy:
         completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started
     if completed.returncode not in (0, 1):
@@ -150,7 +152,8 @@ def run_ours(folder: Path, out: Path, jobs: int | None = None) -> dict:
     with (out / "grades.csv").open() as stream:
         scores = {row["submission"]: [row["score"], *(row[q] for q in QUESTIONS)] for row in csv.DictReader(stream)}
     return {"wall_s": round(wall, 1), "median_s": round(statistics.median(seconds), 1), "peak_worker_bytes": memory.peak,
-            "peak_inspector_bytes": inspector.peak, "busy_cores": round(busy.share, 3), "jobs": jobs or "default",
+            "peak_inspector_bytes": inspector.peak, "peak_zygote_bytes": zygote.peak, "busy_cores": round(busy.share, 3),
+            "options": " ".join(options),
             "scores": scores}
 
 
@@ -208,14 +211,15 @@ def markdown(report: dict) -> str:
         f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | {otter['median_s']:.0f} s | "
         f"{gib(otter['peak_worker_bytes'])} | {otter['busy_cores']:.0%} | 1.00x |",
     ]
-    for index, run in enumerate(report["ours"] + report["ours_other_jobs"], start=1):
-        name = f"run {index}" if index <= len(report["ours"]) else f"`--jobs {run['jobs']}`"
+    for index, run in enumerate(report["ours"] + report["ours_other"], start=1):
+        name = f"run {index}" if index <= len(report["ours"]) else f"`{run['options']}`"
         rows.append(f"| `python -m autograder grade` ({name}) | {report['submissions']} | {run['wall_s']:.0f} s | "
                     f"{run['median_s']:.0f} s | {gib(run['peak_worker_bytes'])} | {run['busy_cores']:.0%} | "
                     f"**{otter['wall_s'] / run['wall_s']:.2f}x** |")
     rows += ["", f"- Our grader also runs one trusted inspector process for the whole batch (TensorFlow and the test set "
-             f"loaded once): peak {gib(ours['peak_inspector_bytes'])}.",
-             f"- Scores identical across our {len(report['ours']) + len(report['ours_other_jobs'])} runs: "
+             f"loaded once): peak {gib(ours['peak_inspector_bytes'])}; and one kernel zygote (TensorFlow imported once, "
+             f"kernels forked from it): peak {gib(ours['peak_zygote_bytes'])}.",
+             f"- Scores identical across our {len(report['ours']) + len(report['ours_other'])} runs: "
              f"**{report['scores_identical']}**",
              f"- Student structure check, `grader.check(\"q2_model\")`: {report['structure_check_s']:.3f} s",
              f"- Machine: {report['machine']}", f"- Measured {report['date']} with `{report['command']}`"]
@@ -229,6 +233,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--limit", type=int, default=None, help="grade only the first N submissions (a quick trial)")
     parser.add_argument("--also-jobs", type=int, default=None, help="one more run of our grader with --jobs N")
+    parser.add_argument("--also-cold", action="store_true", help="one more run of our grader with --cold-kernels")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
         scratch = Path(scratch_name)
@@ -246,11 +251,14 @@ def main() -> int:
         other = []
         if args.also_jobs:
             print(f"grading them with python -m autograder grade --jobs {args.also_jobs} ...", flush=True)
-            other.append(run_ours(scratch / "set", scratch / "ours-jobs", jobs=args.also_jobs))
+            other.append(run_ours(scratch / "set", scratch / "ours-jobs", ("--jobs", str(args.also_jobs))))
+        if args.also_cold:
+            print("grading them with python -m autograder grade --cold-kernels ...", flush=True)
+            other.append(run_ours(scratch / "set", scratch / "ours-cold", ("--cold-kernels",)))
     report = {
         "submissions": len(submissions), "machine": machine(), "date": time.strftime("%Y-%m-%d"),
         "command": "python bench/throughput.py " + " ".join(sys.argv[1:]),
-        "otter": otter, "ours": ours, "ours_other_jobs": other, "structure_check_s": structure_check_seconds(),
+        "otter": otter, "ours": ours, "ours_other": other, "structure_check_s": structure_check_seconds(),
         "scores_identical": all(run["scores"] == ours[0]["scores"] for run in ours + other),
         "throughput_ratio": round(otter["wall_s"] / ours[0]["wall_s"], 2),
     }

@@ -1,0 +1,279 @@
+"""Kernels forked from a warm process: TensorFlow is imported once per batch, not once per notebook.
+
+Importing TensorFlow and Keras costs every kernel about 4 core-seconds, a fifth of what a graded
+lesson notebook costs in all (BENCHMARKS.md). This module is a fork server, a "zygote": one process
+per batch imports TensorFlow, Keras and ipykernel and then runs nothing else. Each kernel is a fork
+of it that moves into one submission's sandbox before any of that submission's code runs, so the
+kernels share the imports and nothing else.
+
+How a kernel is made. The sandbox's runner starts ``kernel_launcher`` as its kernel; the launcher
+connects to this server's socket, bound read-only into the sandbox, and sends its kernel's
+connection file, working folder, environment, arguments and standard streams. The server learns
+who is asking from the socket's peer credentials (never from the request), refuses callers outside
+a sandbox, and forks a handler without reading anything, so a silent client cannot stall it. The
+handler reads the caller's namespaces, cgroups and rlimits from /proc, joins the cgroups first (so
+all that follows counts against the sandbox's own caps), reads the request, takes on the rlimits,
+joins the sandbox's mount, IPC, UTS, network, cgroup, PID and user namespaces (``setns``), drops
+every capability and sets no_new_privs as bubblewrap does, and forks once more to enter the PID
+namespace. That grandchild is the kernel: it closes every file the server opened, takes the
+launcher's environment (plus what importing TensorFlow set), folder and streams, reseeds NumPy's
+global generator (Python's ``random`` reseeds itself after a fork), and starts ipykernel exactly as
+``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It reports its PID to the launcher,
+which waits for it and forwards signals. tests/test_kernel_zygote.py compares such a kernel with a
+cold one: same identity, capabilities, limits, cgroup, paths and environment, same trained weights.
+
+So the sandbox's walls are bubblewrap's own, made fresh for every submission; the zygote never
+sees a submission's files, and a kernel can reach it only through that socket, which only ever
+answers with a kernel inside the caller's own sandbox and under its caps. A sandbox may have
+``REQUESTS_AT_ONCE`` requests in progress; more are refused at once.
+
+Requirements, checked at start: Linux, root (to join another sandbox's namespaces, as the grader's
+other limits need root), and a single-threaded process after the imports, which ``fork`` and
+``setns`` need; NumPy's BLAS threads make that true only with one thread per worker. Where any is
+missing, ``sandbox.kernel_zygote`` gives None and kernels start the ordinary way.
+
+Run as a script (``python kernel_zygote.py SOCKET``), so it needs nothing on its path. It runs
+under bubblewrap with its privileges (``sandbox.kernel_zygote``), so that importing Keras and
+matplotlib writes their config into a private /tmp and home, at the paths a sandboxed kernel sees.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib
+import importlib.util
+import json
+import os
+import resource
+import signal
+import socket
+import struct
+import sys
+import traceback
+
+NAMESPACES = (  # joined in this order, the user namespace last: its caller must still be root for the others
+    ("mnt", 0x00020000), ("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000),
+    ("cgroup", 0x02000000), ("pid", 0x20000000), ("user", 0x10000000),
+)
+RLIMITS = tuple(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
+REQUESTS_AT_ONCE = 2  # per sandbox; the grader asks for one kernel at a time
+MAX_REQUEST_BYTES = 1024 * 1024
+READY = b"ready\n"
+
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def main(argv: list[str]) -> int:
+    socket_path = argv[0]
+    environment = dict(os.environ)
+    import ipykernel.kernelapp  # noqa: F401  - the warm imports
+    import keras  # noqa: F401
+    import numpy  # noqa: F401
+    import tensorflow  # noqa: F401
+    problem = _cannot_fork_safely()
+    if problem:
+        print(f"kernel zygote not started: {problem}", file=sys.stderr)
+        return 2
+    imported_env = {key: value for key, value in os.environ.items() if environment.get(key) != value}  # TensorFlow sets some
+    kept_fds = set(_open_fds())
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    os.chmod(socket_path, 0o700)
+    server.listen(64)
+    own_user_ns = os.stat("/proc/self/ns/user").st_ino
+    handlers: dict[int, int] = {}  # handler PID -> the user namespace it serves
+    sys.stdout.buffer.write(READY)
+    sys.stdout.flush()
+    while True:
+        connection, _ = server.accept()
+        _reap(handlers)
+        try:
+            _dispatch(connection, own_user_ns, handlers, kept_fds, imported_env)
+        except Exception as error:  # noqa: BLE001 - one bad request must not stop the server
+            _refuse(connection, f"{type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+
+def _cannot_fork_safely() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "needs Linux"
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:
+        return f"{threads} threads after importing TensorFlow (fork needs one: use one thread per worker)"
+    return None
+
+
+def _dispatch(connection: socket.socket, own_user_ns: int, handlers: dict[int, int], kept_fds: set[int],
+              imported_env: dict[str, str]) -> None:
+    """Fork a handler for this connection, without reading from it: a silent client cannot stall the server."""
+    pid = _peer_pid(connection)
+    user_ns = os.stat(f"/proc/{pid}/ns/user").st_ino
+    if user_ns == own_user_ns:
+        raise PermissionError("the caller is not in a sandbox of its own")
+    if sum(1 for served in handlers.values() if served == user_ns) >= REQUESTS_AT_ONCE:
+        raise PermissionError(f"a sandbox may have at most {REQUESTS_AT_ONCE} kernel requests in progress")
+    child = os.fork()
+    if child == 0:
+        _make_kernel(connection, pid, kept_fds, imported_env)
+    handlers[child] = user_ns
+
+
+def _peer_pid(connection: socket.socket) -> int:
+    """The connecting process, as the kernel saw it connect: never the request's word."""
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", credentials)[0]
+
+
+def _make_kernel(connection: socket.socket, pid: int, kept_fds: set[int], imported_env: dict[str, str]) -> None:
+    """In the forked handler: take on the caller's cgroups, limits and namespaces, then fork the kernel."""
+    code = 1
+    try:
+        pidfd = os.pidfd_open(pid)
+        namespaces = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name, _ in NAMESPACES}
+        cgroups = _cgroup_procs_files(pid)
+        rlimits = {limit: resource.prlimit(pid, limit) for limit in RLIMITS}
+        signal.pidfd_send_signal(pidfd, 0)  # still the process that connected: nothing above read a reused PID
+        os.close(pidfd)
+        for procs in cgroups:  # first, so that everything below counts against the sandbox's own caps
+            with open(procs, "w") as group:
+                group.write(str(os.getpid()))
+        connection.settimeout(10)
+        _, streams, _, _ = socket.recv_fds(connection, 1, 3)
+        if len(streams) != 3:
+            raise ValueError("the request must carry the kernel's three standard streams")
+        request = _read_request(connection)
+        for limit, value in rlimits.items():
+            resource.setrlimit(limit, value)
+        libc = ctypes.CDLL(None, use_errno=True)
+        for name, kind in NAMESPACES:
+            if libc.setns(namespaces[name], kind) != 0:
+                raise OSError(ctypes.get_errno(), f"cannot join the sandbox's {name} namespace")
+            os.close(namespaces[name])
+        _drop_capabilities(libc)
+        if os.fork() != 0:
+            os._exit(0)
+        os.setsid()
+        code = _run_kernel(connection, request, streams, kept_fds, imported_env)
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    except BaseException as error:  # noqa: BLE001 - the launcher must hear why, then this process must end here
+        _refuse(connection, f"the kernel could not start in the sandbox ({type(error).__name__}: {error})")
+    finally:
+        try:
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _read_request(connection: socket.socket) -> dict:
+    chunks, size = [], 0
+    while chunk := connection.recv(65536):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise ValueError("the request is too large")
+    request = json.loads(b"".join(chunks))
+    if not (isinstance(request, dict) and isinstance(request.get("connection_file"), str)
+            and isinstance(request.get("cwd"), str) and isinstance(request.get("env"), dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in request["env"].items())
+            and isinstance(request.get("arguments"), list) and all(isinstance(a, str) for a in request["arguments"])):
+        raise ValueError("the request needs connection_file, cwd, env and arguments as strings")
+    return request
+
+
+def _cgroup_procs_files(pid: int) -> list[str]:
+    """The cgroup.procs file of every cgroup ``pid`` is in, where it differs from this process's."""
+    own = set(_cgroup_lines(os.getpid()))
+    files = []
+    for line in _cgroup_lines(pid):
+        if line in own:
+            continue
+        _, controllers, path = line.split(":", 2)
+        mount = "/sys/fs/cgroup" if not controllers else f"/sys/fs/cgroup/{controllers.removeprefix('name=')}"
+        files.append(f"{mount}{path}/cgroup.procs")
+    return files
+
+
+def _cgroup_lines(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cgroup") as lines:
+        return [line.strip() for line in lines if line.strip()]
+
+
+def _drop_capabilities(libc) -> None:
+    """No capabilities, none to regain: bubblewrap's ``--cap-drop ALL``, plus no_new_privs."""
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
+    for capability in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() != 22:  # EINVAL: no such capability
+            raise OSError(ctypes.get_errno(), f"cannot drop capability {capability} from the bounding set")
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
+    data = bytes(24)  # effective, permitted, inheritable: all empty, two 32-bit words each
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "cannot clear capabilities")
+
+
+def _run_kernel(connection, request, streams, kept_fds, imported_env) -> int:
+    """Become ``python -m ipykernel_launcher -f CONNECTION_FILE [ARGUMENTS]`` as started by the launcher."""
+    for number, descriptor in enumerate(streams):
+        os.dup2(descriptor, number)
+    keep = (kept_fds - {0, 1, 2}) | {connection.fileno()}
+    for descriptor in _open_fds():
+        if descriptor > 2 and descriptor not in keep:
+            try:
+                os.close(descriptor)
+            except OSError:
+                pass
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as the limits' shim leaves it: a too-large file is an OSError
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update({**request["env"], **imported_env})
+    sys.path[:] = sys.path[1:]  # this script's folder; ipykernel puts the working folder in its place
+    sys.path_importer_cache.clear()  # finders cached outside the sandbox would miss its folders
+    importlib.invalidate_caches()
+    import numpy
+
+    numpy.random.seed()  # fresh entropy, as a new process would have; Python's random reseeds on fork
+    _answer(connection, {"pid": os.getpid()})
+    connection.close()
+    from ipykernel import kernelapp
+
+    sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, "-f", request["connection_file"], *request["arguments"]]
+    kernelapp.launch_new_instance()
+    return 0
+
+
+def _answer(connection: socket.socket, message: dict) -> None:
+    connection.sendall(json.dumps(message).encode())
+    connection.shutdown(socket.SHUT_WR)
+
+
+def _refuse(connection: socket.socket, reason: str) -> None:
+    """Say why, without ever waiting on the client."""
+    try:
+        connection.setblocking(False)
+        _answer(connection, {"error": reason})
+    except OSError:
+        pass
+
+
+def _open_fds() -> list[int]:
+    return [int(name) for name in os.listdir("/proc/self/fd")]
+
+
+def _reap(handlers: dict[int, int]) -> None:
+    """Collect the handlers that have finished (each exits once its kernel has started)."""
+    for pid in list(handlers):
+        if os.waitpid(pid, os.WNOHANG)[0]:
+            del handlers[pid]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,157 @@
+"""Kernels forked from the zygote: same kernel as a cold start, same training, nothing shared between sandboxes.
+
+The zygote saves every kernel its TensorFlow import (BENCHMARKS.md); these tests hold it to the
+promise in ``kernel_zygote``'s docstring: a forked kernel sees exactly what a cold one sees, trains
+bit for bit the same weights, gets its own sandbox, and the zygote answers nobody else.
+"""
+
+import json
+import os
+
+import nbformat
+import pytest
+
+from autograder import kernel_launcher, kernel_zygote, sandbox
+from autograder.limits import Limits, ScratchSpace
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or sandbox.bubblewrap_problem() is not None,
+    reason="the zygote needs bubblewrap and root (it moves kernels into other sandboxes' namespaces)",
+)
+
+LIMITS = Limits(timeout=90)
+
+PROBE = r"""
+import json, os, resource, signal, socket, sys
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(json.dumps({
+    "path": sys.path, "cwd": os.getcwd(), "argv": [*sys.argv[:2], *sys.argv[3:]], "env": dict(os.environ),
+    "ids": [os.getuid(), os.getgid(), os.getgroups()], "hostname": socket.gethostname(),
+    "credentials": {key: status[key].strip() for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")},
+    "rlimits": {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")},
+    "cgroup": open("/proc/self/cgroup").read(),
+    "signals": [str(signal.getsignal(number)) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ, signal.SIGPIPE)],
+    "processes": sorted(open(f"/proc/{pid}/comm").read().strip() for pid in os.listdir("/proc") if pid.isdigit()),
+}))
+"""
+
+TRAIN = r"""
+import hashlib, json, numpy as np, keras
+keras.utils.set_random_seed(7)
+x, y = np.random.rand(512, 28, 28), np.random.randint(0, 10, 512)
+model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(32, activation="relu"),
+                          keras.layers.Dense(10, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(x, y, epochs=3, batch_size=32, validation_split=0.2, verbose=0)
+weights = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()
+print(json.dumps({"weights": weights, "loss": history.history["loss"]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    with sandbox.kernel_zygote(1) as running:
+        assert running is not None, "the zygote did not start on a machine that can run it"
+        yield running
+
+
+def run_cell(source: str, zygote) -> dict:
+    """Run ``source`` as a one-cell notebook in a fresh sandbox; return the JSON it printed last."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    scratch = ScratchSpace(LIMITS)
+    try:
+        run = sandbox.run_sandboxed(notebook, scratch, limits=LIMITS, threads=1, zygote=zygote)
+    finally:
+        scratch.close()
+    assert run.execution is not None, run.message
+    outputs = run.executed.cells[1].outputs
+    text = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
+    assert text.strip(), f"the cell printed nothing: {outputs}"
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_a_forked_kernel_sees_what_a_cold_kernel_sees(zygote):
+    cold, forked = run_cell(PROBE, None), run_cell(PROBE, zygote)
+    assert forked["credentials"]["CapEff"] == "0000000000000000" and forked["credentials"]["NoNewPrivs"] == "1"
+    assert forked["ids"][0] == 1000
+    assert forked.pop("processes") == sorted([*cold.pop("processes"), "python"])  # plus the launcher, and no zygote
+    for key in cold:
+        assert forked[key] == cold[key], f"{key} differs: cold {cold[key]!r}, forked {forked[key]!r}"
+
+
+def test_a_forked_kernel_trains_bit_for_bit_the_same_weights(zygote):
+    cold, forked = run_cell(TRAIN, None), run_cell(TRAIN, zygote)
+    assert forked == cold
+
+
+def test_unseeded_randomness_differs_between_forked_kernels(zygote):
+    source = "import json, random, numpy as np\nprint(json.dumps([random.random(), float(np.random.rand())]))"
+    first, second = run_cell(source, zygote), run_cell(source, zygote)
+    assert first[0] != second[0] and first[1] != second[1]
+
+
+def test_nothing_one_submission_leaves_behind_reaches_the_next(zygote):
+    leave = r"""
+import json, os, subprocess
+os.makedirs("/tmp/ipython/profile_default/startup", exist_ok=True)
+open("/tmp/ipython/profile_default/startup/00-plant.py", "w").write("PLANTED = True")
+open(os.path.expanduser("~/planted.txt"), "w").write("x")
+os.environ["PLANTED"] = "1"
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+print(json.dumps("left"))
+"""
+    look = r"""
+import json, os
+print(json.dumps({
+    "startup file": os.path.exists("/tmp/ipython/profile_default/startup/00-plant.py"),
+    "home file": os.path.exists(os.path.expanduser("~/planted.txt")),
+    "environment": "PLANTED" in os.environ, "variable": "PLANTED" in globals(),
+    "process": any(open(f"/proc/{p}/comm").read().strip() == "sleep" for p in os.listdir("/proc") if p.isdigit()),
+}))
+"""
+    assert run_cell(leave, zygote) == "left"
+    assert run_cell(look, zygote) == {"startup file": False, "home file": False, "environment": False,
+                                      "variable": False, "process": False}
+
+
+def test_a_sandbox_cannot_flood_the_zygote(zygote):
+    source = f"""
+import json, socket
+silent = []
+for _ in range({kernel_zygote.REQUESTS_AT_ONCE}):  # connections that never send: each holds a handler waiting
+    silent.append(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+    silent[-1].connect("/opt/zygote/socket")
+one_more = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+one_more.connect("/opt/zygote/socket")
+one_more.settimeout(5)
+print(json.dumps(json.loads(one_more.recv(65536))))
+"""
+    assert run_cell(source, zygote) == {
+        "error": f"PermissionError: a sandbox may have at most {kernel_zygote.REQUESTS_AT_ONCE} kernel requests in progress"}
+    assert run_cell("print('[2]')", zygote) == [2]  # and the server still serves the next sandbox at once
+
+
+def test_the_zygote_answers_no_process_outside_a_sandbox(zygote, tmp_path, capsys):
+    assert kernel_launcher.main([str(zygote.directory / "socket"), str(tmp_path / "kernel.json")]) == 1
+    assert "not in a sandbox of its own" in capsys.readouterr().err
+
+
+def test_a_malformed_request_gets_an_error_and_harms_nothing(zygote):
+    source = r"""
+import json, socket
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.connect("/opt/zygote/socket")
+socket.send_fds(client, [b"k"], [0, 1, 2])
+client.sendall(b"not json")
+client.shutdown(socket.SHUT_WR)
+client.settimeout(10)
+print(json.dumps(json.loads(b"".join(iter(lambda: client.recv(65536), b"")))))
+"""
+    reply = run_cell(source, zygote)
+    assert reply["error"].startswith("the kernel could not start in the sandbox (JSONDecodeError")
+    assert run_cell("print('[3]')", zygote) == [3]
+
+
+def test_kernels_start_cold_where_the_zygote_cannot_fork_safely():
+    with sandbox.kernel_zygote(2) as running:  # two TensorFlow threads: NumPy's BLAS thread makes fork unsafe
+        assert running is None
