@@ -11,11 +11,11 @@ connects to this server's socket, bound read-only into the sandbox, and sends it
 connection file, working folder, environment, arguments and standard streams. The server learns
 who is asking from the socket's peer credentials (never from the request), refuses callers outside
 a sandbox, and forks a handler without reading anything, so a silent client cannot stall it. The
-handler reads the caller's namespaces, cgroups and rlimits from /proc, joins the cgroups first (so
-all that follows counts against the sandbox's own caps), reads the request, takes on the rlimits,
-joins the sandbox's mount, IPC, UTS, network, cgroup, PID and user namespaces (``setns``), drops
-every capability and sets no_new_privs as bubblewrap does, and forks once more to enter the PID
-namespace. That grandchild is the kernel: it closes every file the server opened, takes the
+handler reads the caller's namespaces, cgroups and rlimits from /proc, reads the request, takes on
+the rlimits, joins the sandbox's mount, IPC, UTS, network, cgroup, PID and user namespaces
+(``setns``), drops every capability and sets no_new_privs as bubblewrap does, and forks once more
+to enter the PID namespace; the handler then only waits for that child, so that it is reaped. The
+child is the kernel: it first joins the sandbox's cgroups, then closes every file the server opened, takes the
 launcher's environment (plus what importing TensorFlow set), folder and streams, reseeds NumPy's
 global generator (Python's ``random`` reseeds itself after a fork), and starts ipykernel exactly as
 ``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It reports its PID to the launcher,
@@ -25,7 +25,7 @@ cold one: same identity, capabilities, limits, cgroup, paths and environment, sa
 So the sandbox's walls are bubblewrap's own, made fresh for every submission; the zygote never
 sees a submission's files, and a kernel can reach it only through that socket, which only ever
 answers with a kernel inside the caller's own sandbox and under its caps. A sandbox may have
-``REQUESTS_AT_ONCE`` requests in progress; more are refused at once.
+``KERNELS_AT_ONCE`` kernels, running or being made, at a time; more are refused at once.
 
 Requirements, checked at start: Linux, root (to join another sandbox's namespaces, as the grader's
 other limits need root), and a single-threaded process after the imports, which ``fork`` and
@@ -57,7 +57,7 @@ NAMESPACES = (  # joined in this order, the user namespace last: its caller must
     ("cgroup", 0x02000000), ("pid", 0x20000000), ("user", 0x10000000),
 )
 RLIMITS = tuple(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
-REQUESTS_AT_ONCE = 2  # per sandbox; the grader asks for one kernel at a time
+KERNELS_AT_ONCE = 2  # per sandbox, running or being made: the grader runs one at a time
 MAX_REQUEST_BYTES = 1024 * 1024
 READY = b"ready\n"
 
@@ -86,9 +86,14 @@ def main(argv: list[str]) -> int:
     handlers: dict[int, int] = {}  # handler PID -> the user namespace it serves
     sys.stdout.buffer.write(READY)
     sys.stdout.flush()
+    server.settimeout(1)  # to reap finished handlers even while nobody connects
     while True:
-        connection, _ = server.accept()
         _reap(handlers)
+        try:
+            connection, _ = server.accept()
+        except TimeoutError:
+            continue
+        connection.settimeout(None)
         try:
             _dispatch(connection, own_user_ns, handlers, kept_fds, imported_env)
         except Exception as error:  # noqa: BLE001 - one bad request must not stop the server
@@ -113,8 +118,8 @@ def _dispatch(connection: socket.socket, own_user_ns: int, handlers: dict[int, i
     user_ns = os.stat(f"/proc/{pid}/ns/user").st_ino
     if user_ns == own_user_ns:
         raise PermissionError("the caller is not in a sandbox of its own")
-    if sum(1 for served in handlers.values() if served == user_ns) >= REQUESTS_AT_ONCE:
-        raise PermissionError(f"a sandbox may have at most {REQUESTS_AT_ONCE} kernel requests in progress")
+    if sum(1 for served in handlers.values() if served == user_ns) >= KERNELS_AT_ONCE:
+        raise PermissionError(f"a sandbox may have at most {KERNELS_AT_ONCE} kernels at once")
     child = os.fork()
     if child == 0:
         _make_kernel(connection, pid, kept_fds, imported_env)
@@ -128,7 +133,11 @@ def _peer_pid(connection: socket.socket) -> int:
 
 
 def _make_kernel(connection: socket.socket, pid: int, kept_fds: set[int], imported_env: dict[str, str]) -> None:
-    """In the forked handler: take on the caller's cgroups, limits and namespaces, then fork the kernel."""
+    """In the forked handler: take on the caller's limits and namespaces, then fork the kernel into its cgroups.
+
+    The handler itself stays outside the cgroups and the PID namespace: when the grader kills what
+    is left in a sandbox's cgroup, the handler lives on to reap its kernel.
+    """
     code = 1
     try:
         pidfd = os.pidfd_open(pid)
@@ -137,9 +146,7 @@ def _make_kernel(connection: socket.socket, pid: int, kept_fds: set[int], import
         rlimits = {limit: resource.prlimit(pid, limit) for limit in RLIMITS}
         signal.pidfd_send_signal(pidfd, 0)  # still the process that connected: nothing above read a reused PID
         os.close(pidfd)
-        for procs in cgroups:  # first, so that everything below counts against the sandbox's own caps
-            with open(procs, "w") as group:
-                group.write(str(os.getpid()))
+        groups = [os.open(procs, os.O_WRONLY) for procs in cgroups]  # opened while this process can see them
         connection.settimeout(10)
         _, streams, _, _ = socket.recv_fds(connection, 1, 3)
         if len(streams) != 3:
@@ -153,8 +160,16 @@ def _make_kernel(connection: socket.socket, pid: int, kept_fds: set[int], import
                 raise OSError(ctypes.get_errno(), f"cannot join the sandbox's {name} namespace")
             os.close(namespaces[name])
         _drop_capabilities(libc)
-        if os.fork() != 0:
+        kernel = os.fork()
+        if kernel != 0:  # stay, to reap the kernel; nothing in the sandbox can see or signal this process
+            connection.close()
+            for descriptor in (*streams, *groups):
+                os.close(descriptor)
+            os.waitpid(kernel, 0)
             os._exit(0)
+        for group in groups:  # the kernel's first act: from here on it counts against the sandbox's caps
+            os.write(group, b"0")  # "0": the writing process
+            os.close(group)
         os.setsid()
         code = _run_kernel(connection, request, streams, kept_fds, imported_env)
     except SystemExit as stop:
@@ -269,7 +284,7 @@ def _open_fds() -> list[int]:
 
 
 def _reap(handlers: dict[int, int]) -> None:
-    """Collect the handlers that have finished (each exits once its kernel has started)."""
+    """Collect the handlers that have finished (each exits when its kernel exits, or when it failed to start one)."""
     for pid in list(handlers):
         if os.waitpid(pid, os.WNOHANG)[0]:
             del handlers[pid]

@@ -10,7 +10,7 @@ The set: the reference solution ``--copies`` times plus every rubric fixture
       notebook, one submission after another, as Otter grades without Docker.
 
 Reported: total wall time, median seconds per submission, peak memory per worker (the largest
-resident set of one worker's process tree, sampled from /proc every 0.2 s), how busy the machine's
+resident set of one worker's processes, sampled from /proc every 0.2 s), how busy the machine's
 cores were (from /proc/stat), and the throughput ratio (b)/(a) of wall times. ``--also-jobs N``
 adds one more run of (a) with ``--jobs N``, to show what the default number of workers is worth;
 ``--also-cold`` one with ``--cold-kernels``, to show what forking kernels from the zygote is worth.
@@ -42,11 +42,20 @@ QUESTIONS = ("q1_load", "q2_model", "q3_compile", "q4_fit", "q5_evaluate", "q6_p
 
 
 class PeakMemory:
-    """Samples /proc: the largest summed RSS of any process tree whose root's command line matches."""
+    """Samples /proc every 0.2 s: the largest summed RSS of one group of processes.
 
-    def __init__(self, marker: str):
-        self.marker, self.peak, self._stop = marker, 0, threading.Event()
+    A group is the process tree of a process whose command line contains ``marker``. With
+    ``namespaces``, a group also takes in every process in the PID namespaces its tree made: a
+    kernel forked by the zygote lives in its sandbox's namespace but is the zygote's descendant.
+    With ``single``, a group is one matching process on its own (the zygote: its handlers are
+    forks that share its memory).
+    """
+
+    def __init__(self, marker: str, *, namespaces: bool = False, single: bool = False):
+        self.marker, self.namespaces, self.single = marker, namespaces, single
+        self.peak, self._stop = 0, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._host_namespace = os.readlink("/proc/self/ns/pid")
 
     def __enter__(self):
         self._thread.start()
@@ -62,31 +71,38 @@ class PeakMemory:
             time.sleep(0.2)
 
     def _sample(self) -> int:
-        parents, rss, roots = {}, {}, []
+        parents, rss, namespace, roots = {}, {}, {}, []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 status = (entry / "status").read_text()
                 command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                namespace[int(entry.name)] = os.readlink(entry / "ns" / "pid")
             except OSError:
                 continue
             fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
             pid = int(entry.name)
             parents[pid] = int(fields.get("PPid", "0").strip())
             rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-            if self.marker in command:
+            if self.marker in command and namespace[pid] == self._host_namespace:
                 roots.append(pid)
+        if self.single:
+            return max((rss[pid] for pid in roots), default=0)
         children: dict[int, list[int]] = {}
         for pid, parent in parents.items():
             children.setdefault(parent, []).append(pid)
 
-        def tree(pid):
-            return rss.get(pid, 0) + sum(tree(child) for child in children.get(pid, []))
+        def tree(pid) -> set[int]:
+            return {pid}.union(*(tree(child) for child in children.get(pid, [])))
 
         roots_set = set(roots)
-        top = [pid for pid in roots if not _has_ancestor_in(parents, pid, roots_set)]
-        return max((tree(pid) for pid in top), default=0)
+        groups = [tree(pid) for pid in roots if not _has_ancestor_in(parents, pid, roots_set)]
+        if self.namespaces:
+            for group in groups:
+                made = {namespace[pid] for pid in group if pid in namespace} - {self._host_namespace}
+                group.update(pid for pid, inode in namespace.items() if inode in made)
+        return max((sum(rss.get(pid, 0) for pid in group) for group in groups), default=0)
 
 
 class BusyCores:
@@ -142,8 +158,8 @@ def submission_set(folder: Path, copies: int) -> list[Path]:
 def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     started = time.monotonic()
     command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out), *options]
-    with PeakMemory("bwrap --unshare-all") as memory, PeakMemory("multiprocessing.spawn") as inspector, \
-            PeakMemory("kernel_zygote.py") as zygote, BusyCores() as busy:
+    with PeakMemory("bwrap --unshare-all", namespaces=True) as memory, PeakMemory("multiprocessing.spawn") as inspector, \
+            PeakMemory("kernel_zygote.py", single=True) as zygote, BusyCores() as busy:
         completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started
     if completed.returncode not in (0, 1):

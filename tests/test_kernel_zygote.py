@@ -118,7 +118,7 @@ def test_a_sandbox_cannot_flood_the_zygote(zygote):
     source = f"""
 import json, socket
 silent = []
-for _ in range({kernel_zygote.REQUESTS_AT_ONCE}):  # connections that never send: each holds a handler waiting
+for _ in range({kernel_zygote.KERNELS_AT_ONCE} - 1):  # its own kernel is one; connections that never send hold the rest
     silent.append(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
     silent[-1].connect("/opt/zygote/socket")
 one_more = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -127,7 +127,7 @@ one_more.settimeout(5)
 print(json.dumps(json.loads(one_more.recv(65536))))
 """
     assert run_cell(source, zygote) == {
-        "error": f"PermissionError: a sandbox may have at most {kernel_zygote.REQUESTS_AT_ONCE} kernel requests in progress"}
+        "error": f"PermissionError: a sandbox may have at most {kernel_zygote.KERNELS_AT_ONCE} kernels at once"}
     assert run_cell("print('[2]')", zygote) == [2]  # and the server still serves the next sandbox at once
 
 
