@@ -69,7 +69,8 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True,
         if (recorded := ledger.load(submission_folder(out, submission.name), submission.digest, fingerprint)) is not None:
             results[submission.name] = recorded
     pending = [s for s in submissions if s.name not in results]
-    zygote_or_none = kernel_zygote(threads) if warm_kernels and pending else contextlib.nullcontext(None)
+    warm = warm_kernels and len(pending) > 1  # for a single kernel, the zygote's own import would be one more
+    zygote_or_none = kernel_zygote(threads) if warm else contextlib.nullcontext(None)
     with Inspector(threads) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(_timed, grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads,
