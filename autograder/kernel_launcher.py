@@ -6,7 +6,8 @@ Jupyter starts this in place of ``python -m ipykernel_launcher -f CONNECTION_FIL
 zygote for a kernel, passing the connection file, its working folder, its environment and its
 standard streams; the zygote forks a kernel into this process's own sandbox. This process then
 stands in for the kernel towards Jupyter: it forwards interrupts and termination to it and exits
-when it exits, so Jupyter's restarts, interrupts and dead-kernel detection work unchanged.
+when it exits, so Jupyter's restarts, interrupts and dead-kernel detection work unchanged. If the
+zygote gives no kernel (it has died, or refuses), this process becomes an ordinary kernel itself.
 """
 
 from __future__ import annotations
@@ -19,26 +20,18 @@ import socket
 import sys
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+NO_KERNEL = 3
 
 
 def main(argv: list[str]) -> int:
+    """Get a kernel from the zygote and stand in for it until it exits (0); NO_KERNEL if the zygote gave none."""
     socket_path, connection_file, *arguments = argv
-    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.connect(socket_path)
-    request = {"connection_file": os.path.abspath(connection_file), "cwd": os.getcwd(), "env": dict(os.environ),
-               "arguments": arguments}
     try:
-        socket.send_fds(client, [b"k"], [0, 1, 2])
-        client.sendall(json.dumps(request).encode())
-        client.shutdown(socket.SHUT_WR)
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # refused before reading: its answer says why
-    reply = json.loads(_read_all(client) or b"{}")
-    client.close()
-    if "pid" not in reply:
-        print(f"kernel_launcher: the zygote gave no kernel ({reply.get('error', 'no answer')})", file=sys.stderr)
-        return 1
-    kernel = os.pidfd_open(reply["pid"])
+        pid = request_kernel(socket_path, os.path.abspath(connection_file), arguments)
+    except (OSError, ValueError) as error:
+        print(f"kernel_launcher: the zygote gave no kernel ({error})", file=sys.stderr)
+        return NO_KERNEL
+    kernel = os.pidfd_open(pid)
     for number in FORWARDED:
         signal.signal(number, lambda received, _frame: _forward(kernel, received))
     while True:
@@ -47,6 +40,28 @@ def main(argv: list[str]) -> int:
                 return 0  # the kernel has exited
         except InterruptedError:
             continue
+
+
+def request_kernel(socket_path: str, connection_file: str, arguments: list[str]) -> int:
+    """Ask the zygote for a kernel in this sandbox; its PID, or the zygote's refusal as a ValueError."""
+    request = {"connection_file": connection_file, "cwd": os.getcwd(), "env": dict(os.environ), "arguments": arguments}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(socket_path)
+        try:
+            socket.send_fds(client, [b"k"], [0, 1, 2])
+            client.sendall(json.dumps(request).encode())
+            client.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before reading: its answer says why
+        reply = json.loads(_read_all(client) or b"{}")
+    if not isinstance(reply, dict) or not isinstance(reply.get("pid"), int):
+        raise ValueError(reply.get("error", "no answer") if isinstance(reply, dict) else "a malformed answer")
+    return reply["pid"]
+
+
+def start_cold_kernel(connection_file: str, arguments: list[str]):
+    """Become the kernel Jupyter would have started: the same command, in this same process."""
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file, *arguments])
 
 
 def _read_all(client: socket.socket) -> bytes:
@@ -67,4 +82,8 @@ def _forward(kernel: int, number: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    code = main(sys.argv[1:])
+    if code == NO_KERNEL:  # a slower start, never a lost notebook
+        print("kernel_launcher: starting a kernel of its own instead", file=sys.stderr)
+        start_cold_kernel(sys.argv[2], sys.argv[3:])
+    sys.exit(code)

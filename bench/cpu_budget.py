@@ -6,7 +6,7 @@ Grades ``--copies`` copies of the reference solution and reports, per notebook, 
 sandbox (the kernel with the student's cells, and the runner that drives it), read from the
 sandbox's own cgroup; the CPU time of the grader's own processes (the command itself, which writes
 the reports, and the trusted inspector); the CPU time of the kernel zygote (its one TensorFlow
-import per batch, and forking the kernels); and, for scale, what importing TensorFlow and Keras
+import per batch, and forking the kernels' handlers); and, for scale, what importing TensorFlow and Keras
 costs a fresh process. On a machine that is busy all the time, wall time is this CPU total divided by
 the number of cores, so it says what any further speed-up has to remove. Needs root and cgroups
 (v1 with ``cpuacct``, or v2), like the grader's own limits.
@@ -64,7 +64,11 @@ class MeteredGroup(limits.ResourceGroup):
 
 
 class MeteredZygote:
-    """The grader's kernel zygote, plus its CPU time (children included) read just before it stops."""
+    """The grader's kernel zygote, plus its own CPU time read just before it stops.
+
+    Its own: its children's times would count each kernel's training again, since a handler reaps
+    its kernel. A handler's own work (taking on the sandbox and forking the kernel) is milliseconds.
+    """
 
     seconds: list[float] = []
     original = staticmethod(sandbox.kernel_zygote)
@@ -79,7 +83,7 @@ class MeteredZygote:
                 if zygote is not None:
                     [server] = [int(p) for p in Path(f"/proc/{zygote.process.pid}/task/{zygote.process.pid}/children").read_text().split()]
                     fields = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()
-                    ticks = sum(int(fields[index]) for index in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+                    ticks = int(fields[11]) + int(fields[12])  # utime, stime
                     cls.seconds.append(ticks / os.sysconf("SC_CLK_TCK"))
 
 

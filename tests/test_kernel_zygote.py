@@ -132,8 +132,17 @@ print(json.dumps(json.loads(one_more.recv(65536))))
 
 
 def test_the_zygote_answers_no_process_outside_a_sandbox(zygote, tmp_path, capsys):
-    assert kernel_launcher.main([str(zygote.directory / "socket"), str(tmp_path / "kernel.json")]) == 1
+    assert kernel_launcher.main([str(zygote.directory / "socket"), str(tmp_path / "kernel.json")]) == kernel_launcher.NO_KERNEL
     assert "not in a sandbox of its own" in capsys.readouterr().err
+
+
+def test_without_a_zygote_the_launcher_starts_an_ordinary_kernel():
+    with sandbox.kernel_zygote(1) as doomed:
+        doomed.process.kill()
+        doomed.process.wait()
+        forked = run_cell(PROBE, doomed)
+    cold = run_cell(PROBE, None)
+    assert forked["processes"] == cold["processes"]  # the launcher became the kernel: no process in between
 
 
 def test_a_malformed_request_gets_an_error_and_harms_nothing(zygote):
