@@ -1,6 +1,6 @@
 """Where the CPU goes when a batch is graded: core-seconds per notebook, by process.
 
-    .venv/bin/python bench/cpu_budget.py [--copies 4] [--jobs 2]
+    .venv/bin/python bench/cpu_budget.py [--copies 4] [--jobs 2] [--cold-kernels]
 
 Grades ``--copies`` copies of the reference solution and reports, per notebook, the CPU time of its
 sandbox (the kernel with the student's cells, and the runner that drives it), read from the
@@ -99,6 +99,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cold-kernels", action="store_true", help="every kernel imports TensorFlow itself (no zygote)")
     args = parser.parse_args()
     sandbox.ResourceGroup = MeteredGroup
     grade.kernel_zygote = MeteredZygote.start
@@ -110,7 +111,7 @@ def main() -> int:
             shutil.copyfile(SOLUTION, scratch / "set" / f"reference_{index}.ipynb")
         before_self, before_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         started = time.monotonic()
-        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True)
+        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True, warm_kernels=not args.cold_kernels)
         wall = time.monotonic() - started
         after_self, after_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     cpu = lambda before, after: (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # noqa: E731
@@ -119,7 +120,8 @@ def main() -> int:
         raise SystemExit(f"measured {len(sandboxes)} sandboxes for {args.copies} notebooks: are cgroups writable here?")
     own = cpu(before_self, after_self) + cpu(before_children, after_children)
     report = {
-        "notebooks": args.copies, "jobs": args.jobs, "wall_s": round(wall, 1),
+        "notebooks": args.copies, "jobs": args.jobs, "kernels": "cold" if args.cold_kernels else "forked from the zygote",
+        "wall_s": round(wall, 1),
         "sandbox_core_s_median": round(statistics.median(sandboxes), 2),
         "sandbox_core_s": [round(s, 2) for s in sandboxes],
         "grader_processes_core_s_per_notebook": round(own / args.copies, 2),
