@@ -8,29 +8,32 @@ kernels share the imports and nothing else.
 
 How a kernel is made. The sandbox's runner starts ``kernel_launcher`` as its kernel; the launcher
 connects to this server's socket, bound read-only into the sandbox, and sends its kernel's
-connection file, working folder, environment, arguments and standard streams. The server learns
-who is asking from the socket's peer credentials (never from the request), refuses callers outside
-a sandbox, and forks a handler without reading anything, so a silent client cannot stall it. The
-handler reads the caller's namespaces, cgroups and rlimits from /proc, reads the request, takes on
-the rlimits, joins the sandbox's mount, IPC, UTS, network, cgroup, PID and user namespaces
-(``setns``), drops every capability and sets no_new_privs as bubblewrap does, and forks once more
-to enter the PID namespace; the handler then only waits for that child, so that it is reaped. The
-child is the kernel: it first joins the sandbox's cgroups, then closes every file the server opened, takes the
-launcher's environment (plus what importing TensorFlow set), folder and streams, reseeds NumPy's
-global generator (Python's ``random`` reseeds itself after a fork), and starts ipykernel exactly as
-``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It reports its PID to the launcher,
-which waits for it and forwards signals. tests/test_kernel_zygote.py compares such a kernel with a
-cold one: same identity, capabilities, limits, cgroup, paths and environment, same trained weights.
+connection file, working folder, environment, arguments and standard streams. The server learns who
+is asking from the socket itself (a pidfd for the process that connected, never the request's word,
+and checked alive after every read of its /proc entries, so a reused PID cannot stand in for it),
+refuses callers outside a sandbox, and forks a handler without reading anything, so a silent client
+cannot stall it. The handler reads the caller's namespaces, cgroups and rlimits from /proc, reads
+the request, takes on the rlimits, joins the sandbox's mount, IPC, UTS, network, cgroup, PID and
+user namespaces (``setns``), drops every capability and sets no_new_privs as bubblewrap does, and
+forks once more to enter the PID namespace; the handler then only waits for that child, so that it
+is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every file
+the server opened, takes the launcher's environment (plus what importing TensorFlow set), folder
+and streams, reseeds NumPy's global generator (Python's ``random`` reseeds itself after a fork),
+and starts ipykernel exactly as ``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It
+reports its PID to the launcher, which waits for it and forwards signals.
+tests/test_kernel_zygote.py compares such a kernel with a cold one: same identity, capabilities,
+limits, cgroup, paths and environment, same trained weights.
 
-So the sandbox's walls are bubblewrap's own, made fresh for every submission; the zygote never
-sees a submission's files, and a kernel can reach it only through that socket, which only ever
-answers with a kernel inside the caller's own sandbox and under its caps. A sandbox may have
+So the sandbox's walls are bubblewrap's own, made fresh for every submission; the zygote never sees
+a submission's files, and a kernel can reach it only through that socket, which only ever answers
+with a kernel inside the caller's own sandbox and under its caps. A sandbox may have
 ``KERNELS_AT_ONCE`` kernels, running or being made, at a time; more are refused at once.
 
-Requirements, checked at start: Linux, root (to join another sandbox's namespaces, as the grader's
-other limits need root), and a single-threaded process after the imports, which ``fork`` and
-``setns`` need; NumPy's BLAS threads make that true only with one thread per worker. Where any is
-missing, ``sandbox.kernel_zygote`` gives None and kernels start the ordinary way.
+Requirements, checked at start: Linux 6.5 or later (``SO_PEERPIDFD``), root (to join another
+sandbox's namespaces, as the grader's other limits need root), and a single-threaded process after
+the imports, which ``fork`` and ``setns`` need; NumPy's BLAS threads make that true only with one
+thread per worker. Where any is missing, ``sandbox.kernel_zygote`` gives None and kernels start the
+ordinary way.
 
 Run as a script (``python kernel_zygote.py SOCKET``), so it needs nothing on its path. It runs
 under bubblewrap with its privileges (``sandbox.kernel_zygote``), so that importing Keras and
@@ -61,6 +64,7 @@ KERNELS_AT_ONCE = 2  # per sandbox, running or being made: the grader runs one a
 MAX_REQUEST_BYTES = 1024 * 1024
 READY = b"ready\n"
 
+SO_PEERPIDFD = 77  # Linux 6.5: a pidfd for the process that connected, which a reused PID cannot fool
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
@@ -105,6 +109,14 @@ def main(argv: list[str]) -> int:
 def _cannot_fork_safely() -> str | None:
     if not sys.platform.startswith("linux"):
         return "needs Linux"
+    first, second = socket.socketpair()
+    try:
+        os.close(struct.unpack("i", first.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD, 4))[0])
+    except OSError:
+        return "needs Linux 6.5 or later, to know for sure who connects (SO_PEERPIDFD)"
+    finally:
+        first.close()
+        second.close()
     threads = len(os.listdir("/proc/self/task"))
     if threads != 1:
         return f"{threads} threads after importing TensorFlow (fork needs one: use one thread per worker)"
@@ -114,25 +126,34 @@ def _cannot_fork_safely() -> str | None:
 def _dispatch(connection: socket.socket, own_user_ns: int, handlers: dict[int, int], kept_fds: set[int],
               imported_env: dict[str, str]) -> None:
     """Fork a handler for this connection, without reading from it: a silent client cannot stall the server."""
-    pid = _peer_pid(connection)
-    user_ns = os.stat(f"/proc/{pid}/ns/user").st_ino
-    if user_ns == own_user_ns:
-        raise PermissionError("the caller is not in a sandbox of its own")
-    if sum(1 for served in handlers.values() if served == user_ns) >= KERNELS_AT_ONCE:
-        raise PermissionError(f"a sandbox may have at most {KERNELS_AT_ONCE} kernels at once")
-    child = os.fork()
-    if child == 0:
-        _make_kernel(connection, pid, kept_fds, imported_env)
-    handlers[child] = user_ns
+    pidfd, pid = _peer(connection)
+    try:
+        user_ns = os.stat(f"/proc/{pid}/ns/user").st_ino
+        signal.pidfd_send_signal(pidfd, 0)  # still alive, so /proc/{pid} above was the caller
+        if user_ns == own_user_ns:
+            raise PermissionError("the caller is not in a sandbox of its own")
+        if sum(1 for served in handlers.values() if served == user_ns) >= KERNELS_AT_ONCE:
+            raise PermissionError(f"a sandbox may have at most {KERNELS_AT_ONCE} kernels at once")
+        child = os.fork()
+        if child == 0:
+            _make_kernel(connection, pidfd, pid, kept_fds, imported_env)
+        handlers[child] = user_ns
+    finally:
+        os.close(pidfd)
 
 
-def _peer_pid(connection: socket.socket) -> int:
-    """The connecting process, as the kernel saw it connect: never the request's word."""
-    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", credentials)[0]
+def _peer(connection: socket.socket) -> tuple[int, int]:
+    """(pidfd, PID) of the process that connected, as the kernel saw it connect: never the request's word."""
+    pidfd = struct.unpack("i", connection.getsockopt(socket.SOL_SOCKET, SO_PEERPIDFD, 4))[0]
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        pid = next(int(line.split()[1]) for line in info if line.startswith("Pid:"))
+    if pid <= 0:
+        os.close(pidfd)
+        raise ProcessLookupError("the caller has exited")
+    return pidfd, pid
 
 
-def _make_kernel(connection: socket.socket, pid: int, kept_fds: set[int], imported_env: dict[str, str]) -> None:
+def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[int], imported_env: dict[str, str]) -> None:
     """In the forked handler: take on the caller's limits and namespaces, then fork the kernel into its cgroups.
 
     The handler itself stays outside the cgroups and the PID namespace: when the grader kills what
@@ -140,11 +161,10 @@ def _make_kernel(connection: socket.socket, pid: int, kept_fds: set[int], import
     """
     code = 1
     try:
-        pidfd = os.pidfd_open(pid)
         namespaces = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name, _ in NAMESPACES}
         cgroups = _cgroup_procs_files(pid)
         rlimits = {limit: resource.prlimit(pid, limit) for limit in RLIMITS}
-        signal.pidfd_send_signal(pidfd, 0)  # still the process that connected: nothing above read a reused PID
+        signal.pidfd_send_signal(pidfd, 0)  # the caller is still alive: nothing above read a reused PID
         os.close(pidfd)
         groups = [os.open(procs, os.O_WRONLY) for procs in cgroups]  # opened while this process can see them
         connection.settimeout(10)
