@@ -2,9 +2,9 @@
 
     python -m autograder.kernel_launcher SOCKET CONNECTION_FILE [KERNEL ARGUMENTS]
 
-Jupyter starts this in place of ``python -m ipykernel_launcher -f CONNECTION_FILE [KERNEL ARGUMENTS]``. It asks the
-zygote for a kernel, passing the connection file, its working folder, its environment and its
-standard streams; the zygote forks a kernel into this process's own sandbox. This process then
+Jupyter starts this in place of ``python -m ipykernel_launcher -f CONNECTION_FILE [KERNEL ARGUMENTS]``.
+It asks the zygote for a kernel, passing the connection file, its working folder, its environment
+and its standard streams; the zygote forks a kernel into this process's own sandbox. This process then
 stands in for the kernel towards Jupyter: it forwards interrupts and termination to it and exits
 when it exits, so Jupyter's restarts, interrupts and dead-kernel detection work unchanged. If the
 zygote gives no kernel (it has died, or refuses), this process becomes an ordinary kernel itself.

@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def bubblewrap_problem() -> str | None:
     return None if completed.returncode == 0 else f"bubblewrap cannot start here ({completed.stderr.strip()[:200]})"
 
 
-def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path, zygote: "Zygote | None" = None) -> list[str]:
+def bubblewrap_command(argv: list[str], *, work: Path, results: Path, code: Path, zygote: Zygote | None = None) -> list[str]:
     """``argv`` wrapped in bwrap with the mounts described in the module docstring."""
     command = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "1000", "--gid", "1000",
                "--die-with-parent", "--new-session", "--cap-drop", "ALL",
@@ -144,25 +145,28 @@ def kernel_zygote(threads: int) -> Iterator[Zygote | None]:
     """A kernel zygote for one batch (``kernel_zygote``), or None where kernels must start cold.
 
     It needs what the sandbox needs plus root, to move its forks into other sandboxes' namespaces,
-    and one TensorFlow thread per worker. Without it every kernel imports TensorFlow itself: slower,
-    and graded the same.
+    and one TensorFlow thread per worker; the zygote checks the rest itself (Linux 6.5, one thread
+    after its imports). Without it every kernel imports TensorFlow itself: slower, graded the same.
+    Its stderr goes to a file no sandbox sees, so nothing it prints can fill a pipe and stall it.
     """
     if threads != 1 or os.geteuid() != 0 or bubblewrap_problem() is not None:
         yield None
         return
     directory = Path(tempfile.mkdtemp(prefix="autograder-zygote-"))
     os.chmod(directory, 0o755)
-    process = subprocess.Popen(_zygote_command(directory, threads), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(_zygote_command(directory, threads), stdout=subprocess.PIPE, stderr=log,
                                stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         ready = _wait_ready(process)
         if not ready:
-            print(f"note: kernels start without the zygote, each importing TensorFlow itself ({_zygote_failure(process)})",
+            print(f"note: kernels start without the zygote, each importing TensorFlow itself ({_zygote_failure(process, log)})",
                   file=sys.stderr)
         yield Zygote(directory, process) if ready else None
     finally:
         process.kill()
         process.wait()
+        log.close()
         shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -182,16 +186,15 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
 
 
 def _wait_ready(process: subprocess.Popen) -> bool:
-    import select
-
     ready, _, _ = select.select([process.stdout], [], [], ZYGOTE_START_TIMEOUT)
     return bool(ready) and process.stdout.readline() == b"ready\n"
 
 
-def _zygote_failure(process: subprocess.Popen) -> str:
+def _zygote_failure(process: subprocess.Popen, log) -> str:
     if process.poll() is None:
         return f"it did not start within {ZYGOTE_START_TIMEOUT} s"
-    lines = process.stderr.read().decode(errors="replace").strip().splitlines()
+    log.seek(0)
+    lines = log.read().decode(errors="replace").strip().splitlines()
     return lines[-1][:300] if lines else f"it exited with code {process.returncode}"
 
 
