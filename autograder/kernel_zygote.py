@@ -164,6 +164,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[
         namespaces = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name, _ in NAMESPACES}
         cgroups = _cgroup_procs_files(pid)
         rlimits = {limit: resource.prlimit(pid, limit) for limit in RLIMITS}
+        ignored = _ignored_signals(pid)
         signal.pidfd_send_signal(pidfd, 0)  # the caller is still alive: nothing above read a reused PID
         os.close(pidfd)
         groups = [os.open(procs, os.O_WRONLY) for procs in cgroups]  # opened while this process can see them
@@ -191,7 +192,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[
             os.write(group, b"0")  # "0": the writing process
             os.close(group)
         os.setsid()
-        code = _run_kernel(connection, request, streams, kept_fds, imported_env)
+        code = _run_kernel(connection, request, streams, kept_fds, imported_env, ignored)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException as error:  # noqa: BLE001 - the launcher must hear why, then this process must end here
@@ -234,6 +235,14 @@ def _cgroup_procs_files(pid: int) -> list[str]:
     return files
 
 
+def _ignored_signals(pid: int) -> list[signal.Signals]:
+    """The signals ``pid`` ignores: a process started by exec, as a cold kernel is, keeps ignoring them."""
+    with open(f"/proc/{pid}/status") as status:
+        mask = int(next(line.split()[1] for line in status if line.startswith("SigIgn:")), 16)
+    return [number for number in signal.valid_signals()
+            if mask & (1 << (number - 1)) and number not in (signal.SIGKILL, signal.SIGSTOP)]
+
+
 def _cgroup_lines(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cgroup") as lines:
         return [line.strip() for line in lines if line.strip()]
@@ -253,7 +262,7 @@ def _drop_capabilities(libc) -> None:
         raise OSError(ctypes.get_errno(), "cannot clear capabilities")
 
 
-def _run_kernel(connection, request, streams, kept_fds, imported_env) -> int:
+def _run_kernel(connection, request, streams, kept_fds, imported_env, ignored) -> int:
     """Become ``python -m ipykernel_launcher -f CONNECTION_FILE [ARGUMENTS]`` as started by the launcher."""
     for number, descriptor in enumerate(streams):
         os.dup2(descriptor, number)
@@ -266,7 +275,8 @@ def _run_kernel(connection, request, streams, kept_fds, imported_env) -> int:
                 pass
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # as the limits' shim leaves it: a too-large file is an OSError
+    for number in ignored:  # what an exec'd kernel would inherit, e.g. the limits' shim ignores SIGXFSZ
+        signal.signal(number, signal.SIG_IGN)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update({**request["env"], **imported_env})
