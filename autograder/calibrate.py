@@ -16,15 +16,15 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from . import dataset
+from .trusted import dataset
 from .exceptions import KitError
 from .grade import collect_facts, score_facts
-from .inspector import Inspector
+from .trusted.inspector import Inspector
 from .limits import Limits, plan_workers
-from .load_submission import find_submissions
+from .trusted.load_submission import find_submissions
 from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
-from .report import write_atomic
-from .sandbox import kernel_zygote
+from .reports.report import write_atomic
+from .execution.warm_kernels import kernel_zygote
 
 RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
 

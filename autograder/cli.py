@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .exceptions import KitError
+from .limits import GiB, Limits
 
 
 class _KitGroup(click.Group):
@@ -27,8 +28,10 @@ def cli():
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for grades.csv and feedback.")
-@click.option("--timeout", default=15 * 60, show_default=True, type=click.FloatRange(min=1), help="Seconds each notebook may run.")
-@click.option("--memory", default=4.0, show_default=True, type=click.FloatRange(min=0.5), help="GiB of memory each notebook may use.")
+@click.option("--timeout", default=Limits.timeout, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds each notebook's cells may run, all together.")
+@click.option("--memory", default=Limits.memory_bytes / GiB, show_default=True, type=click.FloatRange(min=0.5),
+              help="GiB of memory each notebook may use.")
 @click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: cores + 1, as memory allows].")
 @click.option("--cold-kernels", is_flag=True,
               help="Start every kernel from scratch instead of forking it from one that has imported TensorFlow already: slower, graded the same.")
@@ -39,7 +42,7 @@ def grade(paths, out, timeout, memory, jobs, cold_kernels):
     """
     from . import grade as grading
 
-    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * 1024**3), jobs=jobs,
+    sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * GiB), jobs=jobs,
                           warm_kernels=not cold_kernels))
 
 
@@ -68,7 +71,7 @@ def calibrate(seeds, margin, jobs):
 @cli.command("setup-data")
 def setup_data():
     """Put Fashion-MNIST in the Keras cache (from Debian's dataset-fashion-mnist) so load_data() works offline."""
-    from . import dataset
+    from .trusted import dataset
 
     click.echo(f"Fashion-MNIST is ready in {dataset.provision()}")
 

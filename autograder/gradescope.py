@@ -20,11 +20,11 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from . import dataset
+from .trusted import dataset
 from .exceptions import KitError
-from .grade import read_threshold
 from .limits import GiB, Limits
-from .load_submission import find_submissions
+from .reference import read_threshold
+from .trusted.load_submission import find_submissions
 from .paths import REFERENCE_METRICS, ROOT
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
@@ -71,8 +71,8 @@ def run(root: Path) -> int:
     folder = root / "submission"
     candidates = find_submissions([folder]) if folder.is_dir() else []
     if not candidates:
-        _write(results_path, _failure("No notebook was found in your submission: upload your .ipynb file, "
-                                      "or the zip that the notebook's last cell exports."))
+        _write_failure(results_path, "No notebook was found in your submission: upload your .ipynb file, "
+                                     "or the zip that the notebook's last cell exports.")
         return 0
     chosen = min(candidates, key=lambda s: (s.path.suffix != ".ipynb", s.name))  # a notebook over a zip
     out = root / "grading"
@@ -81,8 +81,8 @@ def run(root: Path) -> int:
         [graded] = (out / "submissions").glob("*/results.json")
         payload = json.loads(graded.read_text(encoding="utf-8"))
     except Exception as error:  # noqa: BLE001 - Gradescope must always get a results.json
-        _write(results_path, _failure("The autograder could not grade this submission. Your instructor can see "
-                                      "why in the autograder output."))
+        _write_failure(results_path, "The autograder could not grade this submission. Your instructor can see "
+                                     "why in the autograder output.")
         print(f"grading failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     if len(candidates) > 1:
@@ -114,12 +114,14 @@ def _container_memory() -> int | None:
         return None
 
 
-def _failure(output: str) -> dict:
-    return {"score": 0, "output": output, "visibility": "visible", "tests": []}
+def _write_failure(path: Path, output: str) -> None:
+    from .reports.report import gradescope_failure  # imported late, like _write's, to keep `main` free of matplotlib
+
+    _write(path, gradescope_failure(output))
 
 
 def _write(path: Path, payload: dict) -> None:
-    from .report import write_atomic
+    from .reports.report import write_atomic
 
     write_atomic(path, json.dumps(payload, indent=2) + "\n")
 

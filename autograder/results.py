@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from .rubric import QUESTIONS, CheckResult, SubmissionFacts, max_points
 
-STATUSES = ("graded", "error", "timeout", "invalid")
+STATUSES = ("graded", "stopped", "error", "invalid")
+STATUS_MEANINGS = {  # one line each, for README, the console and the class summary
+    "graded": "the notebook ran to its end (cell errors included) and was graded",
+    "stopped": "a limit (time, memory, output, disk or processes) stopped a cell; the work before it was graded",
+    "error": "the grader, its inspector or the notebook's kernel failed: the instructor should look",
+    "invalid": "the file is not a gradable notebook (not JSON, not a notebook, empty, or a zip without one)",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class SubmissionResult:
     questions: tuple[QuestionResult, ...]
     digest: str = ""
     facts: SubmissionFacts | None = field(default=None, compare=False, repr=False)  # what the plots in reports draw
+    flags: tuple[str, ...] = ()  # for the instructor's review (trusted.integrity), never a score change
+    final: bool = True  # False when the grader itself failed: not kept as the grade, retried by the next run
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -49,13 +57,15 @@ class SubmissionResult:
 
     @classmethod
     def from_checks(cls, submission: str, status: str, message: str, checks, digest: str = "", *,
-                    facts: SubmissionFacts | None = None) -> "SubmissionResult":
+                    facts: SubmissionFacts | None = None, flags: tuple[str, ...] = ()) -> "SubmissionResult":
         questions = tuple(
             QuestionResult(name, tuple(check for check in checks if check.question == name)) for name in QUESTIONS
         )
-        return cls(submission, status, message, questions, digest, facts)
+        return cls(submission, status, message, questions, digest, facts, flags)
 
     @classmethod
-    def ungraded(cls, submission: str, status: str, message: str, digest: str = "") -> "SubmissionResult":
+    def ungraded(cls, submission: str, status: str, message: str, digest: str = "", *, flags: tuple[str, ...] = (),
+                 final: bool = True) -> "SubmissionResult":
         """A submission that earned nothing because it could not be run or read."""
-        return cls(submission, status, message, tuple(QuestionResult(name, ()) for name in QUESTIONS), digest)
+        return cls(submission, status, message, tuple(QuestionResult(name, ()) for name in QUESTIONS), digest,
+                   flags=flags, final=final)

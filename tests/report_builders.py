@@ -8,11 +8,11 @@ from pathlib import Path
 
 from facts_factory import perfect_facts, with_grader, with_history, with_model
 
-from autograder.report import grades_csv, write_atomic, write_submission_reports
+from autograder.reports.report import grades_csv, write_atomic, write_submission_reports
 from autograder.results import SubmissionResult
 from autograder.rubric import run_checks
 from autograder.rubric.facts import LayerFacts
-from autograder.summary import write_class_summary
+from autograder.reports.summary import write_class_summary
 
 
 def confusion(correct_per_class: int, seed: int = 0) -> tuple[tuple[int, ...], ...]:
@@ -25,8 +25,11 @@ def confusion(correct_per_class: int, seed: int = 0) -> tuple[tuple[int, ...], .
     return tuple(rows)
 
 
+BOB_FLAGS = ("cell 4 assigned model.history.history by hand <script>", "cell 6 replaced keras.Model.evaluate")
+
+
 def class_results() -> list[SubmissionResult]:
-    """A perfect submission, one with mistakes, one that timed out with facts, one errored, one invalid."""
+    """A perfect submission, one with mistakes (and flags), one stopped with facts, one errored (not final), one invalid."""
     curves = dict(train_accuracy=tuple(0.80 + 0.01 * i for i in range(10)), val_accuracy=tuple(0.83 + 0.005 * i for i in range(10)))
     perfect = with_history(with_grader(perfect_facts(), confusion_matrix=confusion(880)), **curves)
     sloppy = with_model(perfect, layers=(LayerFacts("Flatten"), LayerFacts("Dense", 64, "relu"), LayerFacts("Dense", 10, "softmax")),
@@ -39,10 +42,10 @@ def class_results() -> list[SubmissionResult]:
     return [
         SubmissionResult.from_checks("alice/hw.ipynb", "graded", "", run_checks(perfect), "a", facts=perfect),
         SubmissionResult.from_checks("bob/hw.ipynb", "graded", "cell 9: NameError: name 'np' is not defined",
-                                     run_checks(sloppy), "b", facts=sloppy),
-        SubmissionResult.from_checks("carol.zip", "timeout", "cell 7 was stopped after the 900-second time limit",
+                                     run_checks(sloppy), "b", facts=sloppy, flags=BOB_FLAGS),
+        SubmissionResult.from_checks("carol.zip", "stopped", "cell 7 was stopped after the 900-second time limit",
                                      run_checks(untrained), "c", facts=untrained),
-        SubmissionResult.ungraded("dave.ipynb", "error", "the notebook's kernel died <b>out of memory</b>", "d"),
+        SubmissionResult.ungraded("dave.ipynb", "error", "the notebook's kernel died <b>out of memory</b>", "d", final=False),
         SubmissionResult.ungraded("erin.ipynb", "invalid", "erin.ipynb is not valid JSON", "e"),
     ]
 

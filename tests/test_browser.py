@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from report_builders import class_results, write_class_reports
 
-from autograder.report import submission_folder
+from autograder.reports.report import submission_folder
 from autograder.rubric import QUESTIONS
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from autograder.paths import ROOT
+from autograder.reports.report import submission_folder
 
 
 def run_cli(*args):
@@ -28,16 +29,23 @@ def test_every_bad_input_gets_an_invalid_row_and_nothing_is_lost(tmp_path):
     assert completed.returncode == 0, completed.stderr
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert list(rows[0]) == ["submission", "status", "score", "max_score", "q1_load", "q2_model", "q3_compile",
-                             "q4_fit", "q5_evaluate", "q6_predict", "message"]
+                             "q4_fit", "q5_evaluate", "q6_predict", "message", "flags"]
     by_name = {row["submission"]: row for row in rows}
     assert set(by_name) == {"a/hw.ipynb", "b/hw.ipynb", "photo.zip"}
     assert all(row["status"] == "invalid" and row["score"] == "0" and row["max_score"] == "22" for row in rows)
     assert "not valid JSON" in by_name["a/hw.ipynb"]["message"]
     assert "is empty" in by_name["b/hw.ipynb"]["message"]
     assert "not a readable zip" in by_name["photo.zip"]["message"]
-    for folder in ("a__hw.ipynb", "b__hw.ipynb", "photo.zip"):
-        results = json.loads((out / "submissions" / folder / "results.json").read_text())
+    for name in ("a/hw.ipynb", "b/hw.ipynb", "photo.zip"):
+        results = json.loads((submission_folder(out, name) / "results.json").read_text())
         assert results["score"] == 0 and "invalid" in results["output"]
+
+
+def test_a_path_that_does_not_exist_is_a_usage_error(tmp_path):
+    completed = run_cli("grade", tmp_path / "submisions", "--out", tmp_path / "out")
+    assert completed.returncode == 2
+    assert completed.stderr.strip().startswith("error: no such file or folder:") and "submisions" in completed.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
 
 
 def test_known_errors_print_one_clean_line(tmp_path):

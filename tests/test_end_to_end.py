@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.report import submission_folder
+from autograder.reports.report import submission_folder
 from autograder.rubric import QUESTIONS
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from student_side import export_solved_notebook
 
-from autograder import dataset
+from autograder.trusted import dataset
 from autograder.paths import REFERENCE_METRICS, ROOT
 from autograder.rubric import QUESTIONS, RUBRIC
 

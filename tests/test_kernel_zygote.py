@@ -1,7 +1,7 @@
 """Kernels forked from the zygote: same kernel as a cold start, same training, nothing shared between sandboxes.
 
 The zygote saves every kernel its TensorFlow import (BENCHMARKS.md); these tests hold it to the
-promise in ``kernel_zygote``'s docstring: a forked kernel sees exactly what a cold one sees, trains
+promise in ``execution.zygote``'s docstring: a forked kernel sees exactly what a cold one sees, trains
 bit for bit the same weights, gets its own sandbox, and the zygote answers nobody else.
 """
 
@@ -11,11 +11,14 @@ import os
 import nbformat
 import pytest
 
-from autograder import kernel_launcher, kernel_zygote, sandbox
-from autograder.limits import Limits, ScratchSpace
+from autograder.execution import bubblewrap, run, warm_kernels
+from autograder.execution import zygote as kernel_zygote
+from autograder.execution.confine import ScratchSpace
+from autograder.limits import Limits
+from autograder.sandbox import kernel_launcher
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or sandbox.bubblewrap_problem() is not None,
+    os.geteuid() != 0 or bubblewrap.bubblewrap_problem() is not None,
     reason="the zygote needs bubblewrap and root (it moves kernels into other sandboxes' namespaces)",
 )
 
@@ -50,7 +53,7 @@ print(json.dumps({"weights": weights, "loss": history.history["loss"]}))
 
 @pytest.fixture(scope="module")
 def zygote():
-    with sandbox.kernel_zygote(1) as running:
+    with warm_kernels.kernel_zygote(1) as running:
         assert running is not None, "the zygote did not start on a machine that can run it"
         yield running
 
@@ -58,13 +61,13 @@ def zygote():
 def run_cell(source: str, zygote) -> dict:
     """Run ``source`` as a one-cell notebook in a fresh sandbox; return the JSON it printed last."""
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
-    scratch = ScratchSpace(LIMITS)
+    scratch = ScratchSpace(LIMITS, owner=bubblewrap.sandbox_owner())
     try:
-        run = sandbox.run_sandboxed(notebook, scratch, limits=LIMITS, threads=1, zygote=zygote)
+        result = run.run_sandboxed(notebook, scratch, limits=LIMITS, threads=1, zygote=zygote)
     finally:
         scratch.close()
-    assert run.execution is not None, run.message
-    outputs = run.executed.cells[1].outputs
+    assert result.execution is not None, result.message
+    outputs = result.executed.cells[1].outputs
     text = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
     assert text.strip(), f"the cell printed nothing: {outputs}"
     return json.loads(text.strip().splitlines()[-1])
@@ -73,7 +76,7 @@ def run_cell(source: str, zygote) -> dict:
 def test_a_forked_kernel_sees_what_a_cold_kernel_sees(zygote):
     cold, forked = run_cell(PROBE, None), run_cell(PROBE, zygote)
     assert forked["credentials"]["CapEff"] == "0000000000000000" and forked["credentials"]["NoNewPrivs"] == "1"
-    assert forked["ids"][0] == 1000
+    assert forked["ids"] == [*bubblewrap.SANDBOX_USER, []] == cold["ids"]  # nobody, no groups: not host root
     assert forked.pop("processes") == sorted([*cold.pop("processes"), "python"])  # plus the launcher, and no zygote
     for key in cold:
         assert forked[key] == cold[key], f"{key} differs: cold {cold[key]!r}, forked {forked[key]!r}"
@@ -131,13 +134,47 @@ print(json.dumps(json.loads(one_more.recv(65536))))
     assert run_cell("print('[2]')", zygote) == [2]  # and the server still serves the next sandbox at once
 
 
+def test_nested_user_namespaces_get_no_kernels_of_their_own(zygote):
+    """A sandboxed process may make user namespaces (and PID namespaces inside them); none is a new caller."""
+    source = r"""
+import json, subprocess, sys
+ask = ("import json, socket; c = socket.socket(socket.AF_UNIX); c.connect('/opt/zygote/socket'); "
+       "socket.send_fds(c, [b'k'], [0, 1, 2]); c.sendall(b'{}'); c.shutdown(socket.SHUT_WR); c.settimeout(10); "
+       "print(json.loads(b''.join(iter(lambda: c.recv(65536), b'')))['error'])")
+answers = [subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork", sys.executable, "-c", ask],
+                          capture_output=True, text=True, timeout=60).stdout.strip() for _ in range(5)]
+print(json.dumps(answers))
+"""
+    answers = run_cell(source, zygote)
+    assert len(answers) == 5 and all("user namespace of its own" in answer for answer in answers), answers
+    assert run_cell("print('[4]')", zygote) == [4]
+
+
+def test_the_zygote_caps_its_handlers_in_all():
+    assert kernel_zygote.HANDLERS_AT_ONCE >= 2 * kernel_zygote.KERNELS_AT_ONCE
+    handlers = {pid: 1000 + pid for pid in range(kernel_zygote.HANDLERS_AT_ONCE)}  # one per sandbox, all busy
+    own = {"user": 1, "pid": 2}
+
+    class Caller:
+        def getsockopt(self, *args):
+            raise AssertionError("unused")
+
+    import unittest.mock as mock
+    with mock.patch.object(kernel_zygote, "_peer", return_value=(os.open("/dev/null", os.O_RDONLY), os.getpid())), \
+            mock.patch.object(kernel_zygote.os, "stat", side_effect=lambda path: mock.Mock(st_ino=1 if path.endswith("user") else 99)), \
+            mock.patch.object(kernel_zygote.signal, "pidfd_send_signal"), \
+            mock.patch.object(kernel_zygote.os, "fork", side_effect=AssertionError("no handler may be forked")):
+        with pytest.raises(PermissionError, match=f"at most {kernel_zygote.HANDLERS_AT_ONCE} kernels at once"):
+            kernel_zygote._dispatch(Caller(), own, handlers, set(), {})
+
+
 def test_the_zygote_answers_no_process_outside_a_sandbox(zygote, tmp_path, capsys):
     assert kernel_launcher.main([str(zygote.directory / "socket"), str(tmp_path / "kernel.json")]) == kernel_launcher.NO_KERNEL
     assert "not in a sandbox of its own" in capsys.readouterr().err
 
 
 def test_without_a_zygote_the_launcher_starts_an_ordinary_kernel():
-    with sandbox.kernel_zygote(1) as doomed:
+    with warm_kernels.kernel_zygote(1) as doomed:
         doomed.process.kill()
         doomed.process.wait()
         forked = run_cell(PROBE, doomed)
@@ -162,5 +199,5 @@ print(json.dumps(json.loads(b"".join(iter(lambda: client.recv(65536), b"")))))
 
 
 def test_kernels_start_cold_where_the_zygote_cannot_fork_safely():
-    with sandbox.kernel_zygote(2) as running:  # two TensorFlow threads: NumPy's BLAS thread makes fork unsafe
+    with warm_kernels.kernel_zygote(2) as running:  # two TensorFlow threads: NumPy's BLAS thread makes fork unsafe
         assert running is None

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from autograder.exceptions import InvalidSubmission
-from autograder.load_submission import find_submissions, read_notebook
+from autograder.trusted.load_submission import find_submissions, read_notebook
 
 
 def notebook_text(source="x = 1", outputs=()):
@@ -41,6 +41,8 @@ def test_otter_export_zip_is_read_and_its_pickled_log_ignored(tmp_path):
     ("binary.ipynb", bytes(range(256)), "not UTF-8"),
     ("latin1.ipynb", "{\"cells\": \"caf\xe9\"}".encode("latin-1"), "not UTF-8"),
     ("broken.ipynb", json.dumps({"cells": [{"cell_type": "code"}], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}).encode(), "not a valid notebook"),
+    ("deep.ipynb", b"[" * 100_000, "levels deep"),
+    ("deep_in_metadata.ipynb", b'{"cells": [], "metadata": {"x": ' + b"[" * 900 + b"]" * 900 + b'}, "nbformat": 4, "nbformat_minor": 5}', "levels deep"),
 ])
 def test_bad_input_is_invalid_with_a_message(tmp_path, name, content, words):
     (tmp_path / name).write_bytes(content)

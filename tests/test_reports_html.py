@@ -4,17 +4,20 @@ import base64
 import dataclasses
 import json
 import re
+from html import escape
 
 import pytest
-from report_builders import class_results, write_class_reports
+from report_builders import BOB_FLAGS, class_results, write_class_reports
 
 from autograder import ledger
-from autograder.feedback_html import feedback_html, reference_curves
+from autograder.reference import reference_curves
+from autograder.reports.feedback_html import feedback_html
 from autograder.grade import Collected, score_facts
-from autograder.load_submission import Submission
+from autograder.trusted.load_submission import Submission
 from autograder.paths import REFERENCE_METRICS
-from autograder.report import submission_folder
-from autograder.summary import summary_html
+from autograder.results import STATUS_MEANINGS
+from autograder.reports.report import submission_folder
+from autograder.reports.summary import summary_html
 
 IMAGE = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 
@@ -50,9 +53,12 @@ def test_feedback_of_a_graded_submission_has_points_messages_curves_and_confusio
 def test_feedback_shows_no_test_code_and_no_reference_internals(reports):
     out, _, _ = reports
     record = json.loads(REFERENCE_METRICS.read_text())
-    for name in ("alice__hw.ipynb", "bob__hw.ipynb", "carol.zip", "dave.ipynb"):
-        page = (out / "submissions" / name / "feedback.html").read_text()
-        page = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    for name in ("alice/hw.ipynb", "bob/hw.ipynb", "carol.zip", "dave.ipynb"):
+        folder = submission_folder(out, name)
+        page = re.sub(r"<style>.*?</style>", "", (folder / "feedback.html").read_text(), flags=re.S)
+        results_json = (folder / "results.json").read_text()
+        for flag in BOB_FLAGS:  # flags are for the instructor only
+            assert flag not in page and flag not in results_json and "cell 4 assigned" not in page
         for leak in ("def test_", "assert_public", "run_checks", "RUBRIC", "import ", "seed", "margin", "stdev",
                      "calibrat", "reference_metrics", str(record["threshold"])):
             assert leak not in page, (name, leak)
@@ -62,12 +68,12 @@ def test_feedback_shows_no_test_code_and_no_reference_internals(reports):
 
 def test_feedback_without_facts_or_history_says_why_instead_of_plotting(reports):
     out, _, _ = reports
-    errored = (out / "submissions" / "dave.ipynb" / "feedback.html").read_text()
+    errored = (submission_folder(out, "dave.ipynb") / "feedback.html").read_text()
     assert pngs(errored) == [] and "&lt;b&gt;out of memory&lt;/b&gt;" in errored and "<b>out" not in errored
     assert "Not graded" in errored
-    timed_out = (out / "submissions" / "carol.zip" / "feedback.html").read_text()
-    assert pngs(timed_out) == []
-    assert "No training record" in timed_out and "could not evaluate your model" in timed_out
+    stopped = (submission_folder(out, "carol.zip") / "feedback.html").read_text()
+    assert pngs(stopped) == []
+    assert "No training record" in stopped and "could not evaluate your model" in stopped
 
 
 def test_feedback_draws_the_reference_curves_from_the_calibration_record():
@@ -88,14 +94,17 @@ def test_summary_has_histogram_pass_rates_common_failures_and_problem_submission
     assert_self_contained(page)
     assert len(pngs(page)) == 2  # score histogram, pass rates
     assert '<span data-summary="count">5</span>' in page
-    assert "2 graded, 1 error, 1 timeout, 1 invalid" in page
+    assert "2 graded, 1 stopped, 1 error, 1 invalid" in page
+    legend = page.split('class="legend"')[1].split("</ul>")[0]
+    assert all(f"<strong>{status}</strong>: {escape(meaning)}" in legend for status, meaning in STATUS_MEANINGS.items())
     pass_rates = page.split('class="pass-rates"')[1].split("</table>")[0]
     assert pass_rates.count("<tr>") == 1 + 22  # header + one row per check
     assert "<td>Dense layers have 128 and 10 units</td><td class=\"number\">2</td><td class=\"number\">3</td>" in pass_rates
     failures = page.split('class="failures"')[1].split("</table>")[0]
     assert "model&#x27;s Dense layers have units [64, 10]" in failures
     problems = page.split('class="problems"')[1].split("</table>")[0]
-    assert all(name in problems for name in ("carol.zip", "dave.ipynb", "erin.ipynb")) and "alice" not in problems
+    assert all(name in problems for name in ("carol.zip", "erin.ipynb")) and "alice" not in problems and "dave" not in problems
+    assert "Stopped or not graded" in page and "timed out" not in page
     for name in rows:
         link = (submission_folder(out, name) / "feedback.html").relative_to(out).as_posix()
         assert f'href="{link}"' in page and (out / link).is_file()

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from student_side import RENAMED, answers, check_cell, export_cell, run_cells, solved_student_folder, template_cell, text_of
 
-from autograder.load_submission import find_submissions, read_notebook
+from autograder.trusted.load_submission import find_submissions, read_notebook
 from autograder.rubric import run_checks
 from autograder.rubric.describe import facts_from_variables
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autograder import grade
-from autograder.dataset import FILES, keras_cache_dir
+from autograder.trusted.dataset import FILES, keras_cache_dir
 from autograder.limits import Limits, ResourceGroup
 from autograder.rubric import QUESTIONS
 from autograder.sandbox import bubblewrap_problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -10,11 +11,14 @@ import re
 import tempfile
 from pathlib import Path
 
-from .feedback_html import feedback_html, reference_curves
-from .results import SubmissionResult
-from .rubric import QUESTIONS
+from .feedback_html import feedback_html
+from ..reference import reference_curves
+from ..results import SubmissionResult
+from ..rubric import QUESTIONS
 
-GRADES_COLUMNS = ("submission", "status", "score", "max_score", *QUESTIONS, "message")
+GRADES_COLUMNS = ("submission", "status", "score", "max_score", *QUESTIONS, "message", "flags")
+READABLE_NAME_LENGTH = 80
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -32,9 +36,14 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def submission_folder(out_dir: Path, submission: str) -> Path:
-    """``alice/hw.ipynb`` -> ``OUT/submissions/alice__hw.ipynb``: one folder per submission, no nesting."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", submission.replace("/", "__"))
-    return out_dir / "submissions" / safe
+    """``alice/hw.ipynb`` -> ``OUT/submissions/alice__hw.ipynb-1a2b3c4d``: one folder per submission, no nesting.
+
+    Sanitising alone maps different names to one folder (``ann smith.ipynb`` and ``ann_smith.ipynb``,
+    ``alice/hw.ipynb`` and ``alice__hw.ipynb``), so a hash of the exact name always follows the readable part.
+    """
+    readable = re.sub(r"[^A-Za-z0-9._-]", "_", submission.replace("/", "__"))[:READABLE_NAME_LENGTH] or "submission"
+    digest = hashlib.sha256(submission.encode("utf-8")).hexdigest()[:8]
+    return out_dir / "submissions" / f"{readable}-{digest}"
 
 
 def grades_csv(results: list[SubmissionResult]) -> str:
@@ -42,15 +51,34 @@ def grades_csv(results: list[SubmissionResult]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADES_COLUMNS)
     for result in results:
-        writer.writerow([
+        writer.writerow([_cell(value) for value in (
             result.submission, result.status, result.score, result.max_score,
-            *(result.question_score(name) for name in QUESTIONS), result.message,
-        ])
+            *(result.question_score(name) for name in QUESTIONS), result.message, "; ".join(result.flags),
+        )])
     return buffer.getvalue()
 
 
+def _cell(value):
+    """A grades.csv cell that a spreadsheet shows as text, never runs as a formula.
+
+    Submission names and messages come from students: ``=HYPERLINK(...)`` or ``@SUM(...)`` would run
+    when the instructor opens the file in Excel or LibreOffice (CSV injection). Following OWASP, text
+    starting with a formula character gets a leading apostrophe, which keeps it readable. Numbers stay numbers.
+    """
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_PREFIXES):
+        value = "'" + value
+    # With lineterminator "\n", the csv writer of Python 3.11 leaves a lone "\r" unquoted, which breaks the row
+    # for every reader; as "\n" it is quoted and reads back as a line break.
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def gradescope_results(result: SubmissionResult) -> dict:
-    """Gradescope's results.json: one visible test per question, and its hidden checks after publishing."""
+    """Gradescope's results.json: one visible test per question, and its hidden checks after publishing.
+
+    Students read it, so it holds no ``flags``: those are for the instructor's review (summary.html, grades.csv).
+    """
     tests = []
     for question in result.questions:
         for hidden, visibility, suffix in ((False, "visible", ""), (True, "after_published", " (hidden checks)")):
@@ -70,6 +98,11 @@ def gradescope_results(result: SubmissionResult) -> dict:
         "visibility": "visible",
         "tests": tests,
     }
+
+
+def gradescope_failure(output: str) -> dict:
+    """Gradescope's results.json when there is nothing to grade: zero points and ``output`` telling the student why."""
+    return {"score": 0, "output": output, "visibility": "visible", "tests": []}
 
 
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:

@@ -1,53 +1,61 @@
 """Stage 3 (trusted): read what the kernel exported and measure the model ourselves.
 
-Runs in the inspector process (``inspector``), which never runs student code. It validates
-every file before use, reads arrays without pickles, loads the model with Keras' safe mode
-(no arbitrary code), describes it, and evaluates it on the grader's own copy of the test
-set. The result is the submission's facts with the model and the grader's figures filled
-in from what it measured; ``ExportUnreadable`` when the export cannot be used at all.
+Runs in the inspector process (``inspector``), which never runs student code. It reads the
+host's private copy of the export (``execution.run`` made it through ``safe_files``; ``refused``
+says which files could not be copied and why), validates every file before use, reads arrays
+without pickles, loads the model with Keras' safe mode (no arbitrary code), describes it, and
+evaluates it on the grader's own copy of the test set. The result is the submission's facts
+with the model and the grader's figures filled in from what it measured; ``ExportUnreadable``
+when the export cannot be used at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .exceptions import ExportUnreadable
-from .kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
-from .rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_predictions
-from .rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
-
-MAX_FACTS_BYTES = 1024 * 1024
-MAX_MODEL_BYTES = 200 * 1024 * 1024
-MAX_ARRAY_BYTES = 512 * 1024 * 1024  # x_train as float64 is 376 MB
+from ..exceptions import ExportUnreadable
+from ..limits import Limits
+from .safe_files import MissingFile, load_json, read_bytes
+from ..sandbox.kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
+from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_predictions
+from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
 
 
-def inspect_export(export_dir: Path) -> SubmissionFacts:
+
+def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, limits: Limits = Limits()) -> SubmissionFacts:
     """The submission's facts, re-derived from the exported files wherever a file can show them.
 
     Only the training history and the scalars test_acc/test_loss come from the kernel's own
     description; the hidden checks compare those with what the grader measures itself.
     """
-    facts = _read_kernel_facts(export_dir)
-    problems = _read_json(export_dir / PROBLEMS_FILE, dict) if (export_dir / PROBLEMS_FILE).is_file() else {}
+    refused = refused or {}
+    if FACTS_FILE in refused:
+        raise ExportUnreadable(refused[FACTS_FILE])
+    facts = _read_kernel_facts(export_dir, limits)
+    problems = {} if PROBLEMS_FILE in refused else _read_json(export_dir, PROBLEMS_FILE, dict, limits, missing={})
     problems = {str(key): str(value)[:500] for key, value in problems.items()}
+    for name, file_name in ARRAY_FILES.items():
+        if file_name in refused:
+            problems[name] = f"could not be read back ({refused[file_name]})"
+    if MODEL_FILE in refused:
+        problems["model"] = f"could not be read back ({refused[MODEL_FILE]})"
     arrays = {
-        name: _array_facts(export_dir, getattr(facts, name), problems.get(name)) for name in ARRAY_NAMES
+        name: _array_facts(export_dir, getattr(facts, name), problems.get(name), limits) for name in ARRAY_NAMES
     }
-    predictions, predicted = _prediction_facts(export_dir, facts.predictions, problems.get("predictions"))
-    model, model_facts, model_problem = _load_model(export_dir, facts.model, problems.get("model"))
+    predictions, predicted = _prediction_facts(export_dir, facts.predictions, problems.get("predictions"), limits)
+    model, model_facts, model_problem = _load_model(export_dir, facts.model, problems.get("model"), limits)
     grader = GraderFacts(problem=model_problem)
     if model is not None:
         grader = _evaluate(model, predicted)
     return dataclasses.replace(facts, **arrays, predictions=predictions, model=model_facts, grader=grader)
 
 
-def _load_array(path: Path) -> np.ndarray:
-    if path.stat().st_size > MAX_ARRAY_BYTES:
-        raise ExportUnreadable(f"{path.name} is {path.stat().st_size:,} bytes, over {MAX_ARRAY_BYTES:,}")
+def _load_array(path: Path, limits: Limits) -> np.ndarray:
+    if path.stat().st_size > limits.max_array_bytes:
+        raise ExportUnreadable(f"{path.name} is {path.stat().st_size:,} bytes, over {limits.max_array_bytes:,}")
     try:
         array = np.load(path, allow_pickle=False, mmap_mode="r")
     except (ValueError, OSError) as error:
@@ -57,19 +65,19 @@ def _load_array(path: Path) -> np.ndarray:
     return array
 
 
-def _array_facts(export_dir: Path, kernel_view: ArrayFacts, problem: str | None) -> ArrayFacts:
+def _array_facts(export_dir: Path, kernel_view: ArrayFacts, problem: str | None, limits: Limits) -> ArrayFacts:
     path = export_dir / ARRAY_FILES[kernel_view.name]
     if not kernel_view.defined or kernel_view.problem:
         return kernel_view
     if problem or not path.is_file():
         return ArrayFacts(kernel_view.name, defined=True, problem=problem or "was not exported")
     try:
-        return describe_array(kernel_view.name, _load_array(path))
+        return describe_array(kernel_view.name, _load_array(path, limits))
     except ExportUnreadable as error:
         return ArrayFacts(kernel_view.name, defined=True, problem=f"could not be read back ({error})")
 
 
-def _prediction_facts(export_dir: Path, kernel_view: PredictionFacts, problem: str | None):
+def _prediction_facts(export_dir: Path, kernel_view: PredictionFacts, problem: str | None, limits: Limits):
     """Facts about ``predictions`` from the exported array, and that array (or None)."""
     path = export_dir / ARRAY_FILES["predictions"]
     if not kernel_view.defined or kernel_view.problem:
@@ -77,35 +85,34 @@ def _prediction_facts(export_dir: Path, kernel_view: PredictionFacts, problem: s
     if problem or not path.is_file():
         return PredictionFacts(defined=True, problem=problem or "was not exported"), None
     try:
-        array = _load_array(path)
+        array = _load_array(path, limits)
     except ExportUnreadable as error:
         return PredictionFacts(defined=True, problem=f"could not be read back ({error})"), None
     return describe_predictions(array), array
 
 
-def _read_kernel_facts(export_dir: Path) -> SubmissionFacts:
-    data = _read_json(export_dir / FACTS_FILE, dict)
+def _read_kernel_facts(export_dir: Path, limits: Limits) -> SubmissionFacts:
+    data = _read_json(export_dir, FACTS_FILE, dict, limits)
     try:
         return SubmissionFacts.from_dict(data)
-    except (TypeError, ValueError, KeyError) as error:
+    except (TypeError, ValueError, KeyError, RecursionError) as error:
         raise ExportUnreadable(f"{FACTS_FILE} does not describe a submission ({error})") from error
 
 
-def _read_json(path: Path, expected_type):
-    if not path.is_file():
-        raise ExportUnreadable(f"the notebook's kernel wrote no {path.name}")
-    if path.stat().st_size > MAX_FACTS_BYTES:
-        raise ExportUnreadable(f"{path.name} is {path.stat().st_size:,} bytes, over {MAX_FACTS_BYTES:,}")
+def _read_json(export_dir: Path, name: str, expected_type, limits: Limits, *, missing=None):
+    """``name``'s JSON, capped in size and depth; ``missing`` (or ``ExportUnreadable``) when the kernel wrote none."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ExportUnreadable(f"{path.name} is not valid JSON ({error})") from error
+        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name, max_depth=limits.max_json_depth)
+    except MissingFile:
+        if missing is not None:
+            return missing
+        raise ExportUnreadable(f"the notebook's kernel wrote no {name}") from None
     if not isinstance(data, expected_type):
-        raise ExportUnreadable(f"{path.name} holds a {type(data).__name__}, expected a {expected_type.__name__}")
+        raise ExportUnreadable(f"{name} holds a {type(data).__name__}, expected a {expected_type.__name__}")
     return data
 
 
-def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | None):
+def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | None, limits: Limits):
     """Return (model or None, the model's facts, why the grader cannot evaluate it).
 
     A saved model file is loaded whatever the kernel's description claims: the kernel may lie.
@@ -117,8 +124,8 @@ def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | N
         if kernel_view.problem:
             return None, kernel_view, f"model {kernel_view.problem}"
     problem = save_problem or (None if path.is_file() else "model was not saved by the export")
-    if problem is None and path.stat().st_size > MAX_MODEL_BYTES:
-        problem = f"the saved model is {path.stat().st_size:,} bytes, over {MAX_MODEL_BYTES:,}"
+    if problem is None and path.stat().st_size > limits.max_model_bytes:
+        problem = f"the saved model is {path.stat().st_size:,} bytes, over {limits.max_model_bytes:,}"
     if problem is None:
         try:
             import keras

@@ -6,16 +6,17 @@ per batch imports TensorFlow, Keras and ipykernel and then runs nothing else. Ea
 of it that moves into one submission's sandbox before any of that submission's code runs, so the
 kernels share the imports and nothing else.
 
-How a kernel is made. The sandbox's runner starts ``kernel_launcher`` as its kernel; the launcher
+How a kernel is made. The runner starts ``autograder.sandbox.kernel_launcher`` in the sandbox as its kernel; the launcher
 connects to this server's socket, bound read-only into the sandbox, and sends its kernel's
 connection file, working folder, environment, arguments and standard streams. The server learns who
 is asking from the socket itself (a pidfd for the process that connected, never the request's word,
 and checked alive after every read of its /proc entries, so a reused PID cannot stand in for it),
-refuses callers outside a sandbox, and forks a handler without reading anything, so a silent client
-cannot stall it. The handler reads the caller's namespaces, cgroups and rlimits from /proc, reads
-the request, takes on the rlimits, joins the sandbox's mount, IPC, UTS, network, cgroup, PID and
-user namespaces (``setns``), drops every capability and sets no_new_privs as bubblewrap does, and
-forks once more to enter the PID namespace; the handler then only waits for that child, so that it
+refuses callers outside a sandbox or in a user namespace of their own, and forks a handler without
+reading anything, so a silent client cannot stall it. The handler reads the caller's namespaces,
+cgroups, rlimits, uid and gid from /proc, reads the request, takes on the rlimits, joins the
+sandbox's mount, IPC, UTS, network, cgroup and PID namespaces (``setns``), becomes the sandbox's
+unprivileged user with no capabilities, no groups and no_new_privs, as ``setpriv`` makes a cold
+kernel, and forks once more to enter the PID namespace; the handler then only waits for that child, so that it
 is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every file
 the server opened, takes the launcher's environment (plus what importing TensorFlow set), folder
 and streams, reseeds NumPy's global generator (Python's ``random`` reseeds itself after a fork),
@@ -26,17 +27,18 @@ limits, cgroup, paths and environment, same trained weights.
 
 So the sandbox's walls are bubblewrap's own, made fresh for every submission; the zygote never sees
 a submission's files, and a kernel can reach it only through that socket, which only ever answers
-with a kernel inside the caller's own sandbox and under its caps. A sandbox may have
-``KERNELS_AT_ONCE`` kernels, running or being made, at a time; more are refused at once.
+with a kernel inside the caller's own sandbox and under its caps. A sandbox, known by its PID
+namespace, may have ``KERNELS_AT_ONCE`` kernels, running or being made, at a time, and the zygote
+``HANDLERS_AT_ONCE`` in all; more are refused at once.
 
 Requirements, checked at start: Linux 6.5 or later (``SO_PEERPIDFD``), root (to join another
 sandbox's namespaces, as the grader's other limits need root), and a single-threaded process after
 the imports, which ``fork`` and ``setns`` need; NumPy's BLAS threads make that true only with one
-thread per worker. Where any is missing, ``sandbox.kernel_zygote`` gives None and kernels start the
-ordinary way.
+thread per worker. Where any is missing, ``execution.warm_kernels.kernel_zygote`` gives None and
+kernels start the ordinary way.
 
-Run as a script (``python kernel_zygote.py SOCKET``), so it needs nothing on its path. It runs
-under bubblewrap with its privileges (``sandbox.kernel_zygote``), so that importing Keras and
+Run as a script (``python zygote.py SOCKET``), so it needs nothing on its path. It runs under
+bubblewrap with its privileges (``execution.warm_kernels``), so that importing Keras and
 matplotlib writes their config into a private /tmp and home, at the paths a sandboxed kernel sees.
 """
 
@@ -55,12 +57,13 @@ import struct
 import sys
 import traceback
 
-NAMESPACES = (  # joined in this order, the user namespace last: its caller must still be root for the others
+NAMESPACES = (  # joined while still root; the sandbox shares the zygote's user namespace, so that one is not joined
     ("mnt", 0x00020000), ("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000),
-    ("cgroup", 0x02000000), ("pid", 0x20000000), ("user", 0x10000000),
+    ("cgroup", 0x02000000), ("pid", 0x20000000),
 )
 RLIMITS = tuple(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
-KERNELS_AT_ONCE = 2  # per sandbox, running or being made: the grader runs one at a time
+KERNELS_AT_ONCE = 2  # per sandbox (its PID namespace), running or being made: the grader runs one at a time
+HANDLERS_AT_ONCE = 32  # in all: more than any batch's workers need, few enough that no sandbox can exhaust the host
 MAX_REQUEST_BYTES = 1024 * 1024
 READY = b"ready\n"
 
@@ -86,8 +89,8 @@ def main(argv: list[str]) -> int:
     server.bind(socket_path)
     os.chmod(socket_path, 0o700)
     server.listen(64)
-    own_user_ns = os.stat("/proc/self/ns/user").st_ino
-    handlers: dict[int, int] = {}  # handler PID -> the user namespace it serves
+    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in ("user", "pid")}
+    handlers: dict[int, int] = {}  # handler PID -> the PID namespace (sandbox) it serves
     sys.stdout.buffer.write(READY)
     sys.stdout.flush()
     server.settimeout(1)  # to reap finished handlers even while nobody connects
@@ -99,7 +102,7 @@ def main(argv: list[str]) -> int:
             continue
         connection.settimeout(None)
         try:
-            _dispatch(connection, own_user_ns, handlers, kept_fds, imported_env)
+            _dispatch(connection, own, handlers, kept_fds, imported_env)
         except Exception as error:  # noqa: BLE001 - one bad request must not stop the server
             _refuse(connection, f"{type(error).__name__}: {error}")
         finally:
@@ -123,21 +126,30 @@ def _cannot_fork_safely() -> str | None:
     return None
 
 
-def _dispatch(connection: socket.socket, own_user_ns: int, handlers: dict[int, int], kept_fds: set[int],
+def _dispatch(connection: socket.socket, own: dict[str, int], handlers: dict[int, int], kept_fds: set[int],
               imported_env: dict[str, str]) -> None:
-    """Fork a handler for this connection, without reading from it: a silent client cannot stall the server."""
+    """Fork a handler for this connection, without reading from it: a silent client cannot stall the server.
+
+    A sandbox is known by its PID namespace, which only bubblewrap makes: the grader's sandboxes
+    share the zygote's user namespace, so a caller in a user namespace of its own (which a
+    sandboxed process can make, with PID namespaces inside it) is refused, not counted anew.
+    """
     pidfd, pid = _peer(connection)
     try:
-        user_ns = os.stat(f"/proc/{pid}/ns/user").st_ino
+        caller = {name: os.stat(f"/proc/{pid}/ns/{name}").st_ino for name in ("user", "pid")}
         signal.pidfd_send_signal(pidfd, 0)  # still alive, so /proc/{pid} above was the caller
-        if user_ns == own_user_ns:
+        if caller["user"] != own["user"]:
+            raise PermissionError("the caller is in a user namespace of its own: kernels are made only for the grader's sandboxes")
+        if caller["pid"] == own["pid"]:
             raise PermissionError("the caller is not in a sandbox of its own")
-        if sum(1 for served in handlers.values() if served == user_ns) >= KERNELS_AT_ONCE:
+        if sum(1 for served in handlers.values() if served == caller["pid"]) >= KERNELS_AT_ONCE:
             raise PermissionError(f"a sandbox may have at most {KERNELS_AT_ONCE} kernels at once")
+        if len(handlers) >= HANDLERS_AT_ONCE:
+            raise PermissionError(f"the zygote serves at most {HANDLERS_AT_ONCE} kernels at once")
         child = os.fork()
         if child == 0:
             _make_kernel(connection, pidfd, pid, kept_fds, imported_env)
-        handlers[child] = user_ns
+        handlers[child] = caller["pid"]
     finally:
         os.close(pidfd)
 
@@ -165,6 +177,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[
         cgroups = _cgroup_procs_files(pid)
         rlimits = {limit: resource.prlimit(pid, limit) for limit in RLIMITS}
         ignored = _ignored_signals(pid)
+        uid, gid = _ids(pid)
         signal.pidfd_send_signal(pidfd, 0)  # the caller is still alive: nothing above read a reused PID
         os.close(pidfd)
         groups = [os.open(procs, os.O_WRONLY) for procs in cgroups]  # opened while this process can see them
@@ -180,7 +193,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[
             if libc.setns(namespaces[name], kind) != 0:
                 raise OSError(ctypes.get_errno(), f"cannot join the sandbox's {name} namespace")
             os.close(namespaces[name])
-        _drop_capabilities(libc)
+        _become(libc, uid, gid)
         kernel = os.fork()
         if kernel != 0:  # stay, to reap the kernel; nothing in the sandbox can see or signal this process
             connection.close()
@@ -248,13 +261,26 @@ def _cgroup_lines(pid: int) -> list[str]:
         return [line.strip() for line in lines if line.strip()]
 
 
-def _drop_capabilities(libc) -> None:
-    """No capabilities, none to regain: bubblewrap's ``--cap-drop ALL``, plus no_new_privs."""
+def _ids(pid: int) -> tuple[int, int]:
+    """The caller's real uid and gid: the sandbox's user, which the kernel becomes."""
+    with open(f"/proc/{pid}/status") as status:
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+    uid, gid = int(fields["Uid"].split()[0]), int(fields["Gid"].split()[0])
+    if uid == 0 or gid == 0:
+        raise PermissionError("the caller runs as root: kernels are made only for the sandbox's unprivileged user")
+    return uid, gid
+
+
+def _become(libc, uid: int, gid: int) -> None:
+    """The sandbox's user, with no capabilities and none to regain: what ``setpriv`` does for a cold kernel."""
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
     for capability in range(64):
         if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() != 22:  # EINVAL: no such capability
             raise OSError(ctypes.get_errno(), f"cannot drop capability {capability} from the bounding set")
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)  # from root to a user: the kernel clears every capability here
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
     data = bytes(24)  # effective, permitted, inheritable: all empty, two 32-bit words each

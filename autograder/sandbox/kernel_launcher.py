@@ -1,6 +1,6 @@
-"""The kernel command inside the sandbox when kernels come from the zygote (``kernel_zygote``).
+"""The kernel command inside the sandbox when kernels come from the zygote (``execution.zygote``).
 
-    python -m autograder.kernel_launcher SOCKET CONNECTION_FILE [KERNEL ARGUMENTS]
+    python -m autograder.sandbox.kernel_launcher SOCKET CONNECTION_FILE [KERNEL ARGUMENTS]
 
 Jupyter starts this in place of ``python -m ipykernel_launcher -f CONNECTION_FILE [KERNEL ARGUMENTS]``.
 It asks the zygote for a kernel, passing the connection file, its working folder, its environment

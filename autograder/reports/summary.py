@@ -1,8 +1,9 @@
 """The instructor's class summary: ``summary.html`` beside ``grades.csv``.
 
 Score histogram, pass rate of every check, the most common failure messages, the
-submissions that could not be graded normally, and every submission's scores with a
-link to its feedback. One self-contained page; the plots are embedded PNGs.
+submissions the instructor should look at (the grader failed, or the integrity checks
+flagged them), those that were stopped or not graded, and every submission's scores with
+a link to its feedback. One self-contained page; the plots are embedded PNGs.
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ from html import escape
 from pathlib import Path
 
 from . import plots
-from .page import image, note, page
+from .page import image, note, page, scrolling
 from .report import submission_folder, write_atomic
-from .results import SubmissionResult
-from .rubric import QUESTIONS, RUBRIC
+from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
+from ..rubric import QUESTIONS, RUBRIC
 
 SUMMARY_FILE = "summary.html"
 TOP_MESSAGES = 15
-NOT_GRADED = ("error", "timeout", "invalid")
+STOPPED_OR_NOT_GRADED = ("stopped", "invalid")
+NOT_FINAL = "not kept as the grade: the grader failed, and the next run grades it again"
+FLAGS_EXPLAINED = (
+    "Flags never change a score: grading cannot tell a forged training record from a real one without retraining, "
+    "so the code that did something a fair solution has no need to do is listed here for you to judge."
+)
 
 
 def write_class_summary(results: list[SubmissionResult], out_dir: Path) -> Path:
@@ -30,23 +36,62 @@ def write_class_summary(results: list[SubmissionResult], out_dir: Path) -> Path:
 
 
 def summary_html(results: list[SubmissionResult], out_dir: Path) -> str:
-    body = ["<h1>Class summary</h1>", _headline(results)]
+    body = ["<h1>Class summary</h1>", _headline(results), _legend()]
+    body += ["<h2>Needs your attention</h2>", _attention(results)]
+    body += ["<h2>Flagged for review</h2>", _flagged(results)]
     body += ["<h2>Scores</h2>", _histogram(results)]
     body += ["<h2>Pass rate per check</h2>", _pass_rates(results)]
     body += ["<h2>Most common failure messages</h2>", _failures(results)]
-    body += ["<h2>Submissions that errored or timed out</h2>", _problems(results)]
+    body += ["<h2>Stopped or not graded</h2>", _problems(results)]
     body += ["<h2>All submissions</h2>", _table(results, out_dir)]
     return page("Class summary", "\n".join(body))
 
 
 def _headline(results) -> str:
     counts = Counter(result.status for result in results)
-    statuses = ", ".join(f"{counts[status]} {status}" for status in ("graded", *NOT_GRADED) if counts[status])
+    statuses = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
     scores = [result.score for result in results]
     maximum = results[0].max_score if results else 0
     averages = (f" Mean score <span data-summary=\"mean\">{statistics.mean(scores):.1f}</span> / {maximum}, "
                 f"median {statistics.median(scores):g}.") if scores else ""
     return f'<p><span data-summary="count">{len(results)}</span> submission(s): {statuses}.{averages}</p>'
+
+
+def _legend() -> str:
+    items = "".join(f"<li><strong>{escape(status)}</strong>: {escape(STATUS_MEANINGS[status])}</li>" for status in STATUSES)
+    return f'<ul class="legend">{items}</ul>'
+
+
+def _attention(results) -> str:
+    """The grader's own failures: the score may be wrong through no fault of the student."""
+    needing = [r for r in results if r.status == "error" or not r.final]
+    if not needing:
+        return note("Nothing: the grader, its inspector and every kernel worked.")
+    rows = "".join(
+        f'<tr data-attention="{escape(r.submission)}"><td>{escape(r.submission)}</td><td>{escape(r.status)}</td>'
+        f"<td>{escape(_why_attention(r))}</td><td>{escape(r.message)}</td></tr>"
+        for r in needing
+    )
+    return scrolling('<table class="attention"><tr><th>submission</th><th>status</th><th>why</th><th>message</th></tr>'
+                     f"{rows}</table>")
+
+
+def _why_attention(result: SubmissionResult) -> str:
+    reasons = [STATUS_MEANINGS["error"]] if result.status == "error" else []
+    return "; ".join(reasons + ([] if result.final else [NOT_FINAL]))
+
+
+def _flagged(results) -> str:
+    flagged = [r for r in results if r.flags]
+    if not flagged:
+        return note("No submission was flagged.")
+    rows = "".join(
+        f'<tr data-flagged="{escape(r.submission)}"><td>{escape(r.submission)}</td>'
+        f'<td class="number">{r.score}</td><td><ul class="flags">{"".join(f"<li>{escape(flag)}</li>" for flag in r.flags)}</ul></td></tr>'
+        for r in flagged
+    )
+    return (f'<p>{escape(FLAGS_EXPLAINED)}</p>'
+            + scrolling(f'<table class="flagged"><tr><th>submission</th><th class="number">score</th><th>flags</th></tr>{rows}</table>'))
 
 
 def _histogram(results) -> str:
@@ -78,33 +123,35 @@ def _pass_rates(results) -> str:
             f"<tr><td>{escape(check.question)}</td><td>{escape(check.description)}{' (hidden)' if check.hidden else ''}</td>"
             f'<td class="number">{count}</td><td class="number">{len(checked)}</td><td class="number">{rate:.0%}</td></tr>'
         )
-    table = ('<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th>'
-             f'<th class="number">of</th><th class="number">rate</th></tr>{"".join(rows)}</table>')
+    table = scrolling('<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th>'
+                      f'<th class="number">of</th><th class="number">rate</th></tr>{"".join(rows)}</table>')
     return image(plots.pass_rates(labels, rates), "Share of graded submissions passing each check (* hidden)") + table
 
 
 def _failures(results) -> str:
-    messages = Counter(
-        (check.question, check.message)
-        for result in _checked(results) for question in result.questions for check in question.checks if not check.passed
-    )
+    # One count per submission: a message that fails five checks of one notebook is one student's mistake.
+    messages = Counter()
+    for result in _checked(results):
+        messages.update({
+            (check.question, check.message) for question in result.questions for check in question.checks if not check.passed
+        })
     if not messages:
         return note("No check failed.")
     rows = "".join(
         f'<tr><td class="number">{count}</td><td>{escape(question)}</td><td>{escape(message)}</td></tr>'
         for (question, message), count in messages.most_common(TOP_MESSAGES)
     )
-    return f'<table class="failures"><tr><th class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>'
+    return scrolling(f'<table class="failures"><tr><th class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>')
 
 
 def _problems(results) -> str:
-    problems = [result for result in results if result.status in NOT_GRADED]
+    problems = [result for result in results if result.status in STOPPED_OR_NOT_GRADED]
     if not problems:
-        return note("None: every submission ran to the end.")
+        return note("None: every notebook was read and ran to its end.")
     rows = "".join(
         f"<tr><td>{escape(r.submission)}</td><td>{escape(r.status)}</td><td>{escape(r.message)}</td></tr>" for r in problems
     )
-    return f'<table class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>'
+    return scrolling(f'<table class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>')
 
 
 def _table(results, out_dir: Path) -> str:
@@ -121,5 +168,5 @@ def _table(results, out_dir: Path) -> str:
             f'<td class="number" data-column="score">{result.score}</td><td class="number" data-column="max_score">{result.max_score}</td>'
             f"{cells}</tr>"
         )
-    return (f'<table class="submissions"><tr><th>submission</th><th>status</th><th class="number">score</th>'
-            f'<th class="number">of</th>{header}</tr>{"".join(rows)}</table>')
+    return scrolling(f'<table class="submissions"><tr><th>submission</th><th>status</th><th class="number">score</th>'
+                     f'<th class="number">of</th>{header}</tr>{"".join(rows)}</table>')

@@ -16,9 +16,10 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from .exceptions import InvalidSubmission
+from ..exceptions import InvalidSubmission
+from ..limits import Limits
+from .safe_files import json_depth
 
-MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 SUFFIXES = (".ipynb", ".zip")
 
 
@@ -42,23 +43,25 @@ def find_submissions(paths) -> list[Submission]:
     return [Submission(name, path, _digest(path)) for name, path in zip(_unique_names(files), files)]
 
 
-def read_notebook(submission: Submission) -> nbformat.NotebookNode:
+def read_notebook(submission: Submission, limits: Limits = Limits()) -> nbformat.NotebookNode:
     """Read the submission's notebook, without outputs, or raise InvalidSubmission saying why."""
     path = submission.path
     if not path.is_file():
         raise InvalidSubmission(f"{path} does not exist or is not a file")
+    cap = limits.max_notebook_bytes
     if path.suffix == ".zip" or zipfile.is_zipfile(path):
-        raw, origin = _notebook_from_zip(path)
+        raw, origin = _notebook_from_zip(path, cap)
     else:
-        raw, origin = path.read_bytes(), path.name
-    notebook = _parse_notebook(raw, origin)
+        with path.open("rb") as stream:
+            raw, origin = stream.read(cap + 1), path.name
+    notebook = _parse_notebook(raw, origin, cap, limits.max_json_depth)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     return notebook
 
 
-def _notebook_from_zip(path: Path) -> tuple[bytes, str]:
+def _notebook_from_zip(path: Path, cap: int) -> tuple[bytes, str]:
     try:
         with zipfile.ZipFile(path) as archive:
             notebooks = [
@@ -72,24 +75,27 @@ def _notebook_from_zip(path: Path) -> tuple[bytes, str]:
                 names = [info.filename for info in notebooks]
                 raise InvalidSubmission(f"{path.name} holds {len(notebooks)} notebooks {names}: submit exactly one")
             info = notebooks[0]
-            if info.file_size > MAX_NOTEBOOK_BYTES:
-                raise InvalidSubmission(f"{info.filename} in {path.name} is {info.file_size:,} bytes, over the {MAX_NOTEBOOK_BYTES:,}-byte limit")
+            if info.file_size > cap:
+                raise InvalidSubmission(f"{info.filename} in {path.name} is {info.file_size:,} bytes, over the {cap:,}-byte limit")
             with archive.open(info) as stream:
-                raw = stream.read(MAX_NOTEBOOK_BYTES + 1)
+                raw = stream.read(cap + 1)
             return raw, f"{path.name}:{info.filename}"
     except zipfile.BadZipFile as error:
         raise InvalidSubmission(f"{path.name} is not a readable zip ({error}): re-export the notebook") from error
 
 
-def _parse_notebook(raw: bytes, origin: str) -> nbformat.NotebookNode:
+def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbformat.NotebookNode:
     if not raw.strip():
         raise InvalidSubmission(f"{origin} is empty: submit the saved notebook")
-    if len(raw) > MAX_NOTEBOOK_BYTES:
-        raise InvalidSubmission(f"{origin} is over the {MAX_NOTEBOOK_BYTES:,}-byte limit: clear the outputs and save again")
+    if len(raw) > cap:
+        raise InvalidSubmission(f"{origin} is over the {cap:,}-byte limit: clear the outputs and save again")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise InvalidSubmission(f"{origin} is not UTF-8 text ({error.reason} at byte {error.start}): it is not a notebook file") from error
+    if json_depth(text) > max_depth:  # counted before parsing, so that no parser recurses that deep
+        raise InvalidSubmission(f"{origin} nests its JSON more than {max_depth} levels deep, which no notebook does: "
+                                f"submit the .ipynb saved by Jupyter")
     try:
         content = json.loads(text)
     except json.JSONDecodeError as error:

@@ -8,25 +8,15 @@ else: no test code, and from the reference only its two learning curves.
 
 from __future__ import annotations
 
-import json
 from html import escape
 
 from . import plots
 from .page import image, note, page
-from .paths import REFERENCE_METRICS
-from .results import QuestionResult, SubmissionResult
-
-
-def reference_curves() -> dict[str, list[float]] | None:
-    """The reference solution's accuracy per epoch, recorded by calibration; None if not recorded."""
-    try:
-        curves = json.loads(REFERENCE_METRICS.read_text(encoding="utf-8"))["reference_curves"]
-        return {key: [float(v) for v in curves[key]] for key in ("train_accuracy", "val_accuracy")}
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+from ..results import QuestionResult, SubmissionResult
 
 
 def feedback_html(result: SubmissionResult, reference: dict[str, list[float]] | None) -> str:
+    """The student's page; ``reference`` is ``autograder.reference.reference_curves()``. Flags are never shown here."""
     body = [
         f"<h1>Feedback for {escape(result.submission)}</h1>",
         f'<p class="total">Score: <strong><span data-total="score">{result.score}</span> / '

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .exceptions import DatasetUnavailable
+from ..exceptions import DatasetUnavailable
 
 FILES = (
     "train-labels-idx1-ubyte.gz",

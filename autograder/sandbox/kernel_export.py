@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .rubric.describe import ARRAY_NAMES, MISSING, facts_from_variables, is_absent
+from ..rubric.describe import ARRAY_NAMES, MISSING, facts_from_variables, is_absent
 
 LESSON_VARIABLES = (*ARRAY_NAMES, "model", "history", "test_loss", "test_acc", "predictions")
 FACTS_FILE, MODEL_FILE, PROBLEMS_FILE = "kernel_facts.json", "model.keras", "export_problems.json"
