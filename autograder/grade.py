@@ -49,7 +49,8 @@ from .trusted.load_submission import Submission, find_submissions, read_notebook
 
 
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,
-         jobs: int | None = None, quiet: bool = False, warm_kernels: bool = True) -> int:
+         inspection_timeout: float = Limits.inspection_timeout, jobs: int | None = None, quiet: bool = False,
+         warm_kernels: bool = True) -> int:
     """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any needs the instructor)."""
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
@@ -60,7 +61,7 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
         raise KitError(f"no .ipynb or .zip files found in {[str(p) for p in paths]}: pass notebooks, zips or folders")
     threshold = read_threshold()
     dataset.provision()
-    limits = Limits(timeout=timeout, memory_bytes=memory_bytes)
+    limits = Limits(timeout=timeout, memory_bytes=memory_bytes, inspection_timeout=inspection_timeout)
     jobs, threads = plan_workers(jobs, len(submissions))
     results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet,
                         warm_kernels=warm_kernels)

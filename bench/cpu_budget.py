@@ -3,9 +3,9 @@
     .venv/bin/python bench/cpu_budget.py [--copies 4] [--jobs 2] [--cold-kernels]
 
 Grades ``--copies`` copies of the reference solution and reports, per notebook, the CPU time of its
-sandbox (the kernel with the student's cells, and the runner that drives it), read from the
-sandbox's own cgroup; the CPU time of the grader's own processes (the command itself, which writes
-the reports, and the trusted inspector); the CPU time of the kernel zygote (its one TensorFlow
+sandbox (the kernel with the student's cells), read from the sandbox's own cgroup; the CPU time of
+the grader's own processes (the command itself, which writes the reports, the runner that drives
+each kernel from outside the sandbox, and the trusted inspector); the CPU time of the kernel zygote (its one TensorFlow
 import per batch, and forking the kernels' handlers); and, for scale, what importing TensorFlow and Keras
 costs a fresh process. On a machine that is busy all the time, wall time is this CPU total divided by
 the number of cores, so it says what any further speed-up has to remove. Needs root and cgroups
@@ -30,24 +30,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import grade, limits, sandbox  # noqa: E402
+from autograder import grade  # noqa: E402
+from autograder.execution import confine, run, warm_kernels  # noqa: E402
+from autograder.limits import Limits  # noqa: E402
 
 SOLUTION = ROOT / "solutions" / "fashion_mnist_keras.ipynb"
 
 
-class MeteredGroup(limits.ResourceGroup):
+class MeteredGroup(confine.ResourceGroup):
     """The grader's cgroup for one sandbox, plus a CPU account read just before it is removed."""
 
     seconds: list[float] = []
 
-    def __init__(self, limits_: limits.Limits):
+    def __init__(self, limits_: Limits):
         super().__init__(limits_)
         self._usage_file = None
         v2 = next((path for path in self.paths if (path / "cpu.stat").is_file()), None)
         if v2 is not None:
             self._usage_file = v2 / "cpu.stat"
-        elif (limits.CGROUP_ROOT / "cpuacct").is_dir() and self.paths:
-            group = limits.CGROUP_ROOT / "cpuacct" / self.paths[0].name
+        elif (confine.CGROUP_ROOT / "cpuacct").is_dir() and self.paths:
+            group = confine.CGROUP_ROOT / "cpuacct" / self.paths[0].name
             group.mkdir()
             self.paths.append(group)
             self._usage_file = group / "cpuacct.usage"
@@ -71,12 +73,12 @@ class MeteredZygote:
     """
 
     seconds: list[float] = []
-    original = staticmethod(sandbox.kernel_zygote)
+    original = staticmethod(warm_kernels.kernel_zygote)
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, threads: int):
-        with cls.original(threads) as zygote:
+    def start(cls, threads: int, limits_: Limits = Limits()):
+        with cls.original(threads, limits_) as zygote:
             try:
                 yield zygote
             finally:
@@ -101,7 +103,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--cold-kernels", action="store_true", help="every kernel imports TensorFlow itself (no zygote)")
     args = parser.parse_args()
-    sandbox.ResourceGroup = MeteredGroup
+    run.ResourceGroup = MeteredGroup
     grade.kernel_zygote = MeteredZygote.start
     tensorflow_import = import_seconds()
     with tempfile.TemporaryDirectory(prefix="cpu-budget-") as scratch_name:

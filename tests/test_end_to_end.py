@@ -30,7 +30,7 @@ def test_untouched_template_earns_zero_without_crashing(graded_batch):
     out, _, rows = graded_batch
     row = rows["student_template/fashion_mnist_keras.ipynb"]
     assert (row["status"], row["score"]) == ("graded", "0")
-    feedback = (out / "submissions" / "student_template__fashion_mnist_keras.ipynb" / "feedback.html").read_text()
+    feedback = (submission_folder(out, "student_template/fashion_mnist_keras.ipynb") / "feedback.html").read_text()
     assert "x_train is not defined" in feedback and "model is not defined" in feedback
     assert "AttributeError" not in feedback
 
@@ -62,7 +62,7 @@ def test_every_rubric_check_is_failed_by_some_fixture(graded_batch):
 
     failed = set()
     for scenario in SCENARIOS:
-        results = json.loads((out / "submissions" / f"{scenario}.ipynb" / "results.json").read_text())
+        results = json.loads((submission_folder(out, f"{scenario}.ipynb") / "results.json").read_text())
         for test in results["tests"]:
             failed.update(re.findall(r"^\[FAIL\] (.+?) \(0/\d+\)", test["output"], flags=re.MULTILINE))
     assert {check.description for check in RUBRIC} <= failed
@@ -70,7 +70,7 @@ def test_every_rubric_check_is_failed_by_some_fixture(graded_batch):
 
 def test_results_json_is_gradescope_shaped(graded_batch):
     out, _, rows = graded_batch
-    results = json.loads((out / "submissions" / "solutions__fashion_mnist_keras.ipynb" / "results.json").read_text())
+    results = json.loads((submission_folder(out, "solutions/fashion_mnist_keras.ipynb") / "results.json").read_text())
     assert results["score"] == 22
     for test in results["tests"]:
         assert set(test) == {"name", "score", "max_score", "output", "visibility"}

@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from autograder.execute_notebook import FAST_COMPILE_SOURCE
+from autograder.sandbox.cells import FAST_COMPILE_SOURCE
 from autograder.paths import ROOT
 
 PROOF = '''

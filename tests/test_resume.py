@@ -8,6 +8,7 @@ import sys
 import time
 
 from autograder import ledger
+from autograder.reports.report import submission_folder
 from autograder.paths import ROOT
 from conftest import EXAMPLE_BATCH
 
@@ -48,7 +49,7 @@ def test_changed_submission_is_graded_again(tmp_path):
     (inputs / "broken.ipynb").write_text("not json")
     out = tmp_path / "out"
     assert run(grade_command([inputs], out)).returncode == 0
-    record = out / "submissions" / "broken.ipynb" / ledger.RECORD
+    record = submission_folder(out, "broken.ipynb") / ledger.RECORD
     first = record.stat().st_mtime_ns
     assert run(grade_command([inputs], out)).returncode == 0
     assert record.stat().st_mtime_ns == first  # unchanged input: reused

@@ -84,7 +84,7 @@ def test_renamed_notebook_exports_a_zip_the_grader_reads_without_training(sessio
 
 
 def test_init_cell_names_no_file_and_the_grader_skips_it():
-    from autograder.execute_notebook import _is_otter_cell
+    from autograder.execution.runner import _is_otter_cell
 
     source = template_cell("init")
     assert "otter.Notebook()" in source and ".ipynb" not in source

@@ -1,9 +1,12 @@
 """The tamper suite: every attack scores exactly its expected points, never more than its
 honest work, and leaves nothing behind. Also the limits: each ends its submission with a
-message naming the limit, and the work before the stopped cell still counts."""
+message naming the limit, and the work before the stopped cell still counts. And the trust
+boundary: links, FIFOs and devices in the export, forged records, root-only files, a model
+that stalls the inspector, colliding and formula names, deep JSON."""
 
 import csv
 import json
+import os
 import socket
 import threading
 from pathlib import Path
@@ -11,14 +14,18 @@ from pathlib import Path
 import pytest
 
 from autograder import grade
-from autograder.trusted.dataset import FILES, keras_cache_dir
-from autograder.limits import Limits, ResourceGroup
+from autograder.execution.bubblewrap import bubblewrap_problem
+from autograder.execution.confine import ResourceGroup
+from autograder.limits import Limits
+from autograder.reports.report import submission_folder
 from autograder.rubric import QUESTIONS
-from autograder.sandbox import bubblewrap_problem
+from autograder.trusted.dataset import FILES, keras_cache_dir
 
 TAMPER = Path(__file__).resolve().parent / "fixtures" / "tamper"
 MARKER = Path("/tmp/autograder-tamper-pickle-ran")
 NETWORK_PORT = 47611
+PLANTED = Path("/usr/local/share/autograder-planted-secret")  # root-only, for the sandbox not to read
+INSPECTION_TIMEOUT = 30  # the slow-to-inspect model must hit it; honest ones take a few seconds
 SCENARIOS = sorted(p.name.removesuffix(".expected.json") for p in TAMPER.glob("*.expected.json"))
 
 
@@ -67,11 +74,18 @@ def tamper_batch(tmp_path_factory):
         paths = [p for p in paths if p.stem != "fork_bomb"]
     out = tmp_path_factory.mktemp("tamper")
     listener = _Listener(NETWORK_PORT)
+    planted = os.geteuid() == 0
+    if planted:
+        PLANTED.write_text("root-only secret")
+        os.chmod(PLANTED, 0o600)
     try:
-        exit_code = grade.main(paths=paths, out=out, timeout=40, jobs=2, quiet=True)
+        # 90 s: one fixture trains the lesson's model for real before it floods its output
+        exit_code = grade.main(paths=paths, out=out, timeout=90, inspection_timeout=INSPECTION_TIMEOUT, jobs=2, quiet=True)
     finally:
         listener.close()
-    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+        if planted:
+            PLANTED.unlink()
+    rows = {row["submission"].removeprefix("'"): row for row in csv.DictReader((out / "grades.csv").open())}
     return out, rows, listener, exit_code
 
 
@@ -97,13 +111,19 @@ def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_b
     row = _row(rows, scenario)
     observed = {question: int(row[question]) for question in QUESTIONS}
     assert (row["status"], observed) == (expected["status"], expected["scores"]), row["message"]
-    assert int(row["score"]) == expected["total"] <= expected["honest_total"]
+    for flag in expected.get("flags", []):
+        assert flag in row["flags"], f"{scenario} should be flagged for {flag!r}: {row['flags']!r}"
+    if "undetectable" in expected:  # README says why; the instructor sees the flags instead
+        assert int(row["score"]) == expected["total"] and expected.get("flags")
+    else:
+        assert int(row["score"]) == expected["total"] <= expected["honest_total"]
     assert "WITHOUT a sandbox" not in row["message"]
 
 
 @pytest.mark.parametrize("scenario, banner", [
     ("reads_hidden_tests", "nothing found"), ("reads_outside_scratch", "nothing leaked"),
     ("rewrites_test_files", "grader code untouched"), ("network_access", "no network"),
+    ("reads_root_only_files", "nothing leaked"), ("forged_run_record_with_a_formula", "PIPES: []"),
 ])
 def test_attack_saw_and_changed_nothing(tamper_batch, scenario, banner):
     out, rows, *_ = tamper_batch
@@ -152,3 +172,56 @@ def test_limit_stops_the_cell_names_the_limit_and_keeps_earlier_work(tamper_batc
     for word in words:
         assert word in row["message"]
     assert row["q1_load"] == "4"  # the cell before the stopped one still counts
+
+
+def test_links_and_fifos_in_the_export_are_refused_by_name_and_nothing_behind_them_is_read(tamper_batch):
+    out, rows, *_ = tamper_batch
+    row = _row(rows, "export_files_replaced_by_links_and_fifos")
+    feedback = (submission_folder(out, row["submission"].removeprefix("'")) / "results.json").read_text()
+    assert "x_train.npy is a FIFO" in feedback and "model.keras is, or passes through, a symbolic link" in feedback
+    forged = _row(rows, "facts_file_is_a_link_to_a_forgery")
+    assert "kernel_facts.json is, or passes through, a symbolic link" in forged["message"]
+
+
+def test_a_forged_record_decides_nothing(tamper_batch):
+    row = _row(tamper_batch[1], "forged_run_record_with_a_formula")
+    assert "HYPERLINK" not in row["message"] and row["status"] == "graded"
+
+
+def test_a_model_that_stalls_the_inspector_is_not_final_and_costs_no_one_else(tamper_batch):
+    out, rows, *_ = tamper_batch
+    row = _row(rows, "slow_to_inspect_model")
+    assert f"took over {INSPECTION_TIMEOUT} seconds" in row["message"]
+    record = json.loads((submission_folder(out, row["submission"]) / "grade.json").read_text())
+    assert record["result"]["final"] is False  # a rerun inspects it again
+    # every other submission got exactly its expected grade: test_attack_scores_its_expected_points...
+
+
+def test_colliding_names_get_their_own_folders(tamper_batch):
+    out, rows, *_ = tamper_batch
+    spaced, underscored = _row(rows, "ann smith"), _row(rows, "ann_smith")
+    folders = {submission_folder(out, row["submission"]) for row in (spaced, underscored)}
+    assert len(folders) == 2
+    for row in (spaced, underscored):
+        results = json.loads((submission_folder(out, row["submission"]) / "results.json").read_text())
+        assert results["score"] == int(row["score"])
+    assert spaced["score"] != underscored["score"]
+
+
+def test_formula_names_are_neutralised_in_grades_csv(tamper_batch):
+    out, *_ = tamper_batch
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert any(line.startswith("'=1+2.ipynb,") for line in lines)
+    assert any(line.startswith("\"'@SUM(1+1)*cmd.ipynb\",") or line.startswith("'@SUM(1+1)*cmd.ipynb,") for line in lines)
+    for row in csv.reader(lines[1:]):
+        assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row), row
+
+
+def test_deep_json_is_invalid_not_an_error(tamper_batch):
+    row = _row(tamper_batch[1], "deep_json")
+    assert row["status"] == "invalid" and "levels deep" in row["message"]
+
+
+def test_a_finished_flood_after_correct_work_keeps_every_point(tamper_batch):
+    row = _row(tamper_batch[1], "finite_flood_after_correct_work")
+    assert row["score"] == "22" and "output limit" in row["message"]

@@ -70,7 +70,8 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
                "--bind", str(directory), str(directory), "--chdir", "/", "--clearenv"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return [*command, "--", sys.executable, "/opt/kernel_zygote.py", str(directory / "socket")]
+    uid, gid = bubblewrap.SANDBOX_USER
+    return [*command, "--", sys.executable, "/opt/kernel_zygote.py", str(directory / "socket"), f"{uid}:{gid}"]
 
 
 def _wait_ready(process: subprocess.Popen, seconds: float) -> bool:

@@ -37,7 +37,7 @@ the imports, which ``fork`` and ``setns`` need; NumPy's BLAS threads make that t
 thread per worker. Where any is missing, ``execution.warm_kernels.kernel_zygote`` gives None and
 kernels start the ordinary way.
 
-Run as a script (``python zygote.py SOCKET``), so it needs nothing on its path. It runs under
+Run as a script (``python zygote.py SOCKET UID:GID``, the sandbox's user owning the socket), so it needs nothing on its path. It runs under
 bubblewrap with its privileges (``execution.warm_kernels``), so that importing Keras and
 matplotlib writes their config into a private /tmp and home, at the paths a sandboxed kernel sees.
 """
@@ -50,6 +50,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -61,7 +62,9 @@ NAMESPACES = (  # joined while still root; the sandbox shares the zygote's user 
     ("mnt", 0x00020000), ("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000),
     ("cgroup", 0x02000000), ("pid", 0x20000000),
 )
-RLIMITS = tuple(getattr(resource, name) for name in dir(resource) if name.startswith("RLIMIT_"))
+# /proc/PID/limits lists the rlimits in the order of their numbers (RLIMIT_CPU = 0 ...); anyone may read it,
+# while reading another user's limits with prlimit needs CAP_SYS_RESOURCE.
+RLIMIT_COUNT = 16
 KERNELS_AT_ONCE = 2  # per sandbox (its PID namespace), running or being made: the grader runs one at a time
 HANDLERS_AT_ONCE = 32  # in all: more than any batch's workers need, few enough that no sandbox can exhaust the host
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -73,7 +76,7 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def main(argv: list[str]) -> int:
-    socket_path = argv[0]
+    socket_path, user = argv[0], argv[1]  # the socket, and the sandbox's user ("uid:gid"), who alone may connect
     environment = dict(os.environ)
     import ipykernel.kernelapp  # noqa: F401  - the warm imports
     import keras  # noqa: F401
@@ -87,6 +90,7 @@ def main(argv: list[str]) -> int:
     kept_fds = set(_open_fds())
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
+    os.chown(socket_path, *map(int, user.split(":")))
     os.chmod(socket_path, 0o700)
     server.listen(64)
     own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in ("user", "pid")}
@@ -175,7 +179,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[
     try:
         namespaces = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name, _ in NAMESPACES}
         cgroups = _cgroup_procs_files(pid)
-        rlimits = {limit: resource.prlimit(pid, limit) for limit in RLIMITS}
+        rlimits = _rlimits(pid)
         ignored = _ignored_signals(pid)
         uid, gid = _ids(pid)
         signal.pidfd_send_signal(pidfd, 0)  # the caller is still alive: nothing above read a reused PID
@@ -259,6 +263,16 @@ def _ignored_signals(pid: int) -> list[signal.Signals]:
 def _cgroup_lines(pid: int) -> list[str]:
     with open(f"/proc/{pid}/cgroup") as lines:
         return [line.strip() for line in lines if line.strip()]
+
+
+def _rlimits(pid: int) -> dict[int, tuple[int, int]]:
+    """The caller's rlimits, by number, from /proc/PID/limits."""
+    with open(f"/proc/{pid}/limits") as lines:
+        rows = [re.split(r"\s{2,}", line.strip()) for line in list(lines)[1:]]
+    if len(rows) < RLIMIT_COUNT:
+        raise ValueError(f"/proc/{pid}/limits lists {len(rows)} limits, expected {RLIMIT_COUNT}")
+    return {number: tuple(resource.RLIM_INFINITY if value == "unlimited" else int(value) for value in row[1:3])
+            for number, row in enumerate(rows[:RLIMIT_COUNT])}
 
 
 def _ids(pid: int) -> tuple[int, int]:
