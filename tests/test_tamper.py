@@ -123,7 +123,7 @@ def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_b
 @pytest.mark.parametrize("scenario, banner", [
     ("reads_hidden_tests", "nothing found"), ("reads_outside_scratch", "nothing leaked"),
     ("rewrites_test_files", "grader code untouched"), ("network_access", "no network"),
-    ("reads_root_only_files", "nothing leaked"), ("forged_run_record_with_a_formula", "PIPES: []"),
+    ("reads_root_only_files", "nothing leaked"),
 ])
 def test_attack_saw_and_changed_nothing(tamper_batch, scenario, banner):
     out, rows, *_ = tamper_batch
@@ -146,7 +146,7 @@ def test_crafted_otter_log_was_never_unpickled(tamper_batch):
 def test_dataset_and_kit_survive_the_file_attacks(tamper_batch):
     _row(tamper_batch[1], "overwrites_and_deletes_files")
     assert all((keras_cache_dir() / name).stat().st_size > 1000 for name in FILES)
-    assert "FULL_MARKS" not in (Path(grade.__file__).parent / "kernel_export.py").read_text()
+    assert "FULL_MARKS" not in (Path(grade.__file__).parent / "sandbox" / "kernel_export.py").read_text()
 
 
 def test_batch_exits_non_zero_when_a_submission_ended_in_error(tamper_batch):

@@ -70,6 +70,8 @@ def kernel_command(argv: list[str], *, work: Path, export: Path, code: Path, run
     """``argv`` as the sandbox's user, inside the walls described in the module docstring."""
     datasets = keras_cache_dir()
     command = [*_kernel_walls(), *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
+               # Keras falls back to downloading into /tmp where KERAS_HOME is not writable, so keep it writable
+               "--chmod", "1777", f"{SANDBOX_HOME}/.keras",
                "--ro-bind", str(datasets), f"{SANDBOX_HOME}/.keras/datasets/{datasets.name}",
                "--ro-bind", str(code), SANDBOX_CODE,
                "--ro-bind", str(runtime), SANDBOX_RUNTIME,

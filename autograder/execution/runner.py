@@ -223,11 +223,13 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
 def _settle(client: _LimitedClient, export: int) -> None:
     """Give an interrupt sent for a flood, and not yet landed, a harmless cell to land on."""
     settle = nbformat.v4.new_code_cell(SETTLE_SOURCE)
+    export_cell = client.nb.cells[export]
     client.timeout = 30
     client.unlimited_cell = None
     try:
         client.execute_cell(settle, export)
     finally:
+        client.nb.cells[export] = export_cell  # nbclient stores the cell it ran at that index
         client.unlimited_cell = export
 
 
