@@ -38,7 +38,8 @@ from .execution.run import run_sandboxed
 from .execution.warm_kernels import Zygote, kernel_zygote
 from .limits import Limits, plan_workers
 from .reference import read_threshold
-from .reports.report import format_table, grades_csv, submission_folder, write_atomic, write_submission_reports
+from .reports.report import (EXECUTED_FILE, format_table, grades_csv, submission_folder, write_atomic,
+                             write_submission_reports)
 from .reports.summary import write_class_summary
 from .results import SubmissionResult
 from .rubric import SubmissionFacts, run_checks
@@ -147,7 +148,7 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
         run = run_sandboxed(notebook, scratch, limits=limits, threads=threads, seed=seed, zygote=zygote)
         notes = tuple(run.warnings)
         if run.executed is not None:
-            write_atomic(submission_folder(out, submission.name) / "executed.ipynb", nbformat.writes(run.executed))
+            write_atomic(submission_folder(out, submission.name) / EXECUTED_FILE, nbformat.writes(run.executed))
         if run.execution is None:
             if run.killed_for_time:  # it ignored every interrupt: the student's doing, and nothing was exported
                 return Collected("stopped", run.message, flags=flags, notes=notes)

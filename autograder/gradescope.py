@@ -78,7 +78,9 @@ def run(root: Path) -> int:
     out = root / "grading"
     try:
         grade.main(paths=[chosen.path], out=out, memory_bytes=memory_limit(), jobs=1)
-        [graded] = (out / "submissions").glob("*/results.json")
+        from .reports.report import RESULTS_FILE
+
+        [graded] = (out / "submissions").glob(f"*/{RESULTS_FILE}")
         payload = json.loads(graded.read_text(encoding="utf-8"))
     except Exception as error:  # noqa: BLE001 - Gradescope must always get a results.json
         _write_failure(results_path, "The autograder could not grade this submission. Your instructor can see "

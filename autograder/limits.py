@@ -28,12 +28,15 @@ class Limits:
     # The grader's own steps around the student's cells.
     export_timeout: float = 300  # seconds for the export cell (saving the model and the arrays)
     export_bytes: int = 1 * GiB  # the export folder's tmpfs: ~450 MB of arrays for the lesson
-    kill_grace: float = 120  # past timeout + export_timeout, the runner is killed outright
+    kill_grace: float = 120  # past the run's budget (``run_budget``), the runner is killed outright
+    settle_timeout: float = 30  # the pause before the export in which a late interrupt for a flood lands
     zygote_start: float = 120  # seconds for the kernel zygote to import TensorFlow before kernels start cold
 
     # The trusted inspector, per submission, counted from the start of that inspection.
     inspection_timeout: float = 600  # seconds to load, describe and evaluate one exported model
     inspection_memory_bytes: int = 6 * GiB  # RLIMIT_AS of an inspector process: TensorFlow reserves ~3 GB of address space
+    inspector_start: float = 300  # seconds for a new inspector process to import TensorFlow and say it is ready
+    inspector_stop_grace: float = 5  # seconds for an inspector process to leave when asked, before it is killed
 
     # What the grader reads from a submission, and from the sandbox (through ``trusted.safe_files``).
     max_notebook_bytes: int = 50 * MiB  # a submitted notebook, or the one inside an export zip
@@ -54,8 +57,9 @@ class Limits:
 
     @property
     def run_budget(self) -> float:
-        """Seconds after which the runner itself is killed: the cells, the export, and a grace period."""
-        return self.timeout + self.export_timeout + self.kill_grace
+        """Seconds after which the runner itself is killed: the cells and the export, once more for a replay
+        (a dead kernel or a failed export), the pause before an export, and a grace period."""
+        return 2 * (self.timeout + self.export_timeout + self.settle_timeout) + self.kill_grace
 
 
 TYPICAL_WORKER_BYTES = 2 * GiB  # a graded lesson notebook peaks at 1.7 to 2 GiB (BENCHMARKS.md)

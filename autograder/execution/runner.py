@@ -195,7 +195,7 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                 if index != export and execution.status != "completed":
                     continue  # a limit stopped an earlier cell: skip to the export
                 if index == export and client.output_exceeded:
-                    _settle(client, export)
+                    _settle(client, export, limits.settle_timeout)
                 client.timeout = limits.export_timeout if index == export else max(1, math.ceil(deadline - time.monotonic()))
                 cell = runnable.cells[index]
                 started = time.monotonic()
@@ -220,11 +220,11 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
         progress.died_at = index
 
 
-def _settle(client: _LimitedClient, export: int) -> None:
+def _settle(client: _LimitedClient, export: int, timeout: float) -> None:
     """Give an interrupt sent for a flood, and not yet landed, a harmless cell to land on."""
     settle = nbformat.v4.new_code_cell(SETTLE_SOURCE)
     export_cell = client.nb.cells[export]
-    client.timeout = 30
+    client.timeout = timeout
     client.unlimited_cell = None
     try:
         client.execute_cell(settle, export)

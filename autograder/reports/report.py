@@ -16,6 +16,8 @@ from ..reference import reference_curves
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS
 
+# The files of a submission's output folder (``submission_folder``); ``ledger.RECORD`` is the ledger's own.
+RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
 GRADES_COLUMNS = ("submission", "status", "score", "max_score", *QUESTIONS, "message", "flags")
 READABLE_NAME_LENGTH = 80
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -107,8 +109,8 @@ def gradescope_failure(output: str) -> dict:
 
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
     folder = submission_folder(out_dir, result.submission)
-    write_atomic(folder / "results.json", json.dumps(gradescope_results(result), indent=2) + "\n")
-    write_atomic(folder / "feedback.html", feedback_html(result, reference_curves()))
+    write_atomic(folder / RESULTS_FILE, json.dumps(gradescope_results(result), indent=2) + "\n")
+    write_atomic(folder / FEEDBACK_FILE, feedback_html(result, reference_curves()))
     return folder
 
 

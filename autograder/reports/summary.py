@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import plots
 from .page import image, note, page, scrolling
-from .report import submission_folder, write_atomic
+from .report import FEEDBACK_FILE, submission_folder, write_atomic
 from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
 from ..rubric import QUESTIONS, RUBRIC
 
@@ -158,7 +158,7 @@ def _table(results, out_dir: Path) -> str:
     header = "".join(f'<th class="number">{escape(q)}</th>' for q in QUESTIONS)
     rows = []
     for result in results:
-        link = (submission_folder(out_dir, result.submission) / "feedback.html").relative_to(out_dir).as_posix()
+        link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()
         cells = "".join(
             f'<td class="number" data-question="{escape(q)}">{result.question_score(q)}</td>' for q in QUESTIONS
         )

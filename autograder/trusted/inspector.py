@@ -33,8 +33,6 @@ from typing import Callable
 from ..limits import GiB, Limits
 from ..rubric.facts import SubmissionFacts
 
-WORKER_START_TIMEOUT = 300.0  # seconds for a new worker to import TensorFlow and say it is ready
-STOP_GRACE = 5.0  # seconds for a worker to leave after the stop sentinel, before it is killed
 
 CRASHED = "the grader's check process crashed on this export"
 
@@ -168,13 +166,13 @@ class Inspector:
         for worker in busy:  # its caller sees EOF, answers that the check crashed and closes the pipe
             if worker.process.is_alive():
                 worker.process.kill()
-            worker.process.join(STOP_GRACE)
+            worker.process.join(self.limits.inspector_stop_grace)
         for worker in idle:
             try:
                 worker.conn.send(None)
             except (OSError, ValueError):
                 pass
-        deadline = time.monotonic() + STOP_GRACE
+        deadline = time.monotonic() + self.limits.inspector_stop_grace
         for worker in idle:
             worker.process.join(max(0.0, deadline - time.monotonic()))
             _kill(worker)
@@ -247,10 +245,10 @@ class Inspector:
             child.close()  # the worker holds the only other end: its death is EOF here
         worker = _Worker(process, parent)
         try:
-            hello = parent.recv() if parent.poll(WORKER_START_TIMEOUT) else {
-                "failed": f"no answer in {WORKER_START_TIMEOUT:g} seconds"}
+            hello = parent.recv() if parent.poll(self.limits.inspector_start) else {
+                "failed": f"no answer in {self.limits.inspector_start:g} seconds"}
         except (EOFError, OSError):
-            process.join(STOP_GRACE)
+            process.join(self.limits.inspector_stop_grace)
             hello = {"failed": f"it exited with code {process.exitcode}"}
         if "ready" not in hello:
             _kill(worker)
@@ -277,7 +275,7 @@ class Inspector:
                 worker.conn.send(None)
             except (OSError, ValueError):
                 pass
-            worker.process.join(STOP_GRACE)
+            worker.process.join(self.limits.inspector_stop_grace)
         _kill(worker)
 
 
@@ -285,5 +283,5 @@ def _kill(worker: _Worker) -> None:
     """SIGKILL the worker if it still runs, reap it and close its pipe."""
     if worker.process.is_alive():
         worker.process.kill()
-    worker.process.join(STOP_GRACE)
+    worker.process.join()  # SIGKILL cannot be caught: it ends at once
     worker.conn.close()
