@@ -64,22 +64,24 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     dataset.provision()
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes, inspection_timeout=inspection_timeout)
     jobs, threads = plan_workers(jobs, len(submissions))
+    notes: set[str] = set()
     results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet,
-                        warm_kernels=warm_kernels)
+                        warm_kernels=warm_kernels, notes=notes)
     write_atomic(out / "grades.csv", grades_csv(results))
-    write_class_summary(results, out)
+    write_class_summary(results, out, notes=sorted(notes))
     if not quiet:
         print(format_table(results))
         print(f"\nWrote {out / 'grades.csv'} and feedback for {len(results)} submission(s) under {out / 'submissions'}")
     return 1 if any(result.status == "error" for result in results) else 0
 
 
-def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True, warm_kernels=True) -> list[SubmissionResult]:
+def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True, warm_kernels=True,
+              notes: set[str] | None = None) -> list[SubmissionResult]:
     """Grade ``submissions`` with ``jobs`` workers, reusing recorded results; results come back in input order.
 
     With ``warm_kernels``, kernels are forked from a zygote that has imported TensorFlow once
     (``execution.zygote``), where the machine allows it. What the machine could not enforce is
-    said once, on the instructor's console.
+    said once, on the instructor's console, and collected into ``notes`` for the class summary.
     """
     fingerprint = ledger.fingerprint(threshold)
     results: dict[str, SubmissionResult] = {}
@@ -89,7 +91,7 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True,
     pending = [s for s in submissions if s.name not in results]
     warm = warm_kernels and len(pending) > 1  # for a single kernel, the zygote's own import would be one more
     zygote_or_none = kernel_zygote(threads, limits) if warm else contextlib.nullcontext(None)
-    notes: set[str] = set()
+    notes = set() if notes is None else notes
     with Inspector(threads, limits) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(_timed, grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads,

@@ -26,10 +26,13 @@ class Limits:
     max_disk_bytes: int = 2 * GiB  # the working folder's tmpfs, and RLIMIT_FSIZE for any one file
 
     # The grader's own steps around the student's cells.
-    export_timeout: float = 300  # seconds for the export cell (saving the model and the arrays)
+    export_timeout: float = 120  # seconds for the export cell: saving the lesson's model and arrays takes a few
     export_bytes: int = 1 * GiB  # the export folder's tmpfs: ~450 MB of arrays for the lesson
     kill_grace: float = 120  # past the run's budget (``run_budget``), the runner is killed outright
     settle_timeout: float = 30  # the pause before the export in which a late interrupt for a flood lands
+    replay_slack: float = 30  # a replay may take as long as its cells took the first time, plus 10% and this
+    export_output_bytes: int = 64 * 1024  # the export cell's own output budget: its errors, whatever the cells printed
+    max_message_bytes: int = 64 * MiB  # any one message from the kernel; a larger one is refused by the socket
     zygote_start: float = 120  # seconds for the kernel zygote to import TensorFlow before kernels start cold
 
     # The trusted inspector, per submission, counted from the start of that inspection.

@@ -158,7 +158,7 @@ def submission_set(folder: Path, copies: int) -> list[Path]:
 def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     started = time.monotonic()
     command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out), *options]
-    with PeakMemory("bwrap --unshare-all", namespaces=True) as memory, PeakMemory("multiprocessing.spawn") as inspector, \
+    with PeakMemory("autograder.execution.runner", namespaces=True) as memory, PeakMemory("multiprocessing.spawn") as inspector, \
             PeakMemory("kernel_zygote.py", single=True) as zygote, BusyCores() as busy:
         completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started

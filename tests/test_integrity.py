@@ -78,6 +78,7 @@ def test_the_forged_training_record_is_flagged():
 # (kind phrase, snippet): each snippet is placed in cell 3, after a markdown cell and an honest one.
 KIND_CASES = [
     ("touches grader internals", "import autograder.kernel_export as exporter"),
+    ("touches grader internals", "k = get_ipython().kernel\nk.session.send(k.iopub_socket, \"stream\", [1])"),
     ("touches grader internals", "x = _grader_state"),
     ("touches grader internals", "open('/opt/zygote/boot.py').read()"),
     ("touches grader internals", "from otter.check import logs"),

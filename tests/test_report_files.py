@@ -181,3 +181,10 @@ def test_every_summary_table_scrolls_inside_the_page(tmp_path):
     tables = page.count("<table")
     assert tables >= 5 and page.count('<div class="table-scroll"><table') == tables
     assert ".table-scroll { overflow-x: auto;" in page and "word-break: break-word" in page
+
+
+def test_what_the_machine_did_not_enforce_goes_to_the_summary_not_to_students(tmp_path):
+    note = "the process cap and the memory backstop are not enforced: cgroups are not writable here (Permission denied)"
+    page = summary_html(class_results(), tmp_path, notes=[note])
+    assert note in section(page, "Limits this machine did not enforce")
+    assert "Limits this machine did not enforce" not in summary_html(class_results(), tmp_path)

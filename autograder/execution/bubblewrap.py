@@ -29,6 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..limits import Limits
 from ..trusted.dataset import keras_cache_dir
 
 SANDBOX_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
@@ -66,10 +67,14 @@ def runner_command(argv: list[str]) -> list[str]:
 
 
 def kernel_command(argv: list[str], *, work: Path, export: Path, code: Path, runtime: Path,
-                   zygote: Path | None = None, env: dict[str, str]) -> list[str]:
-    """``argv`` as the sandbox's user, inside the walls described in the module docstring."""
+                   zygote: Path | None = None, env: dict[str, str], tmpfs_bytes: int = Limits.max_disk_bytes) -> list[str]:
+    """``argv`` as the sandbox's user, inside the walls described in the module docstring.
+
+    ``tmpfs_bytes`` caps each of the private ``/tmp``, ``/dev/shm`` and home folders (the memory
+    cgroup counts them too).
+    """
     datasets = keras_cache_dir()
-    command = [*_kernel_walls(), *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
+    command = [*_kernel_walls(tmpfs_bytes), *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
                # Keras falls back to downloading into /tmp where KERAS_HOME is not writable, so keep it writable
                "--chmod", "1777", f"{SANDBOX_HOME}/.keras",
                "--ro-bind", str(datasets), f"{SANDBOX_HOME}/.keras/datasets/{datasets.name}",
@@ -85,13 +90,18 @@ def kernel_command(argv: list[str], *, work: Path, export: Path, code: Path, run
     return [*command, "--", *_drop_to_sandbox_user(), *argv]
 
 
-def _kernel_walls() -> list[str]:
+def _kernel_walls(tmpfs_bytes: int = Limits.max_disk_bytes) -> list[str]:
     identity = (["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
                 if as_root() else ["--unshare-user", "--uid", "1000", "--gid", "1000", "--cap-drop", "ALL"])
     return ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--die-with-parent", "--new-session", *identity,
-            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm",
-            *system_binds(), "--perms", "1777", "--tmpfs", SANDBOX_HOME]
+            "--proc", "/proc", "--dev", "/dev", *_private("/tmp", tmpfs_bytes), *_private("/dev/shm", tmpfs_bytes),
+            *system_binds(), *_private(SANDBOX_HOME, tmpfs_bytes)]
+
+
+def _private(path: str, size: int) -> list[str]:
+    """A private, size-capped tmpfs at ``path`` that the sandbox's user may write to."""
+    return ["--perms", "1777", "--size", str(size), "--tmpfs", path]
 
 
 def _drop_to_sandbox_user() -> list[str]:

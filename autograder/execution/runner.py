@@ -26,6 +26,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,10 +35,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
+import zmq.asyncio
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellExecutionComplete, DeadKernelError
 from traitlets import default
 
 from ..limits import Limits
@@ -97,29 +100,60 @@ class Job:
         return Limits(**self.limits)
 
 
-class _LimitedClient(NotebookClient):
-    """An nbclient that stops keeping output past a byte budget and interrupts the cell flooding it.
+class MalformedMessage(Exception):
+    """The kernel sent a message the runner cannot read: the kernel's doing, so the student's cell stops."""
 
-    The export cell's outputs are always kept: its errors are what the instructor needs to see.
+
+class _LimitedClient(NotebookClient):
+    """An nbclient that keeps only what fits the output budget, whatever kind of message carries it.
+
+    Every message the kernel sends is charged against the budget before anything of it is kept;
+    past the budget the cell that floods is interrupted and the rest is dropped. Display updates,
+    display ids and widget (comm) messages are never applied: each could make one message cost
+    many times its size in the executed notebook, which is only there for the instructor to read.
+    The export cell has a small budget of its own, so its errors are kept whatever the student's
+    cells printed. A message the runner cannot read stops the cell (``MalformedMessage``).
     """
 
-    def __init__(self, *args, max_output_bytes: int, **kwargs):
+    def __init__(self, *args, limits: Limits, **kwargs):
         super().__init__(*args, **kwargs)
-        self.max_output_bytes = max_output_bytes
+        self.limits = limits
         self.output_bytes = 0
+        self.export_bytes = 0
         self.output_exceeded = False
-        self.unlimited_cell: int | None = None
+        self.export_cell: int | None = None
 
-    def output(self, outs, msg, display_id, cell_index):
-        if cell_index == self.unlimited_cell:
-            return super().output(outs, msg, display_id, cell_index)
-        self.output_bytes += len(json.dumps(msg.get("content", {})))
-        if self.output_bytes <= self.max_output_bytes:
-            return super().output(outs, msg, display_id, cell_index)
+    def process_message(self, msg, cell, cell_index):
+        msg_type, content = msg.get("msg_type"), msg.get("content")
+        if not isinstance(content, dict) or not isinstance(msg.get("parent_header"), dict):
+            raise MalformedMessage(f"a {msg_type!r} message without content")
+        if msg_type == "status":
+            if content.get("execution_state") == "idle":
+                raise CellExecutionComplete()
+            return None
+        if msg_type == "execute_input":
+            return None
+        if not self._charge(msg, cell_index) or msg_type == "update_display_data" or str(msg_type).startswith("comm"):
+            return None
+        content = {key: value for key, value in content.items() if key != "transient"}  # no display ids: no updates
+        try:
+            return super().process_message({**msg, "content": content}, cell, cell_index)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise MalformedMessage(f"a {msg_type!r} message nbclient cannot read ({type(error).__name__}: {error})") from None
+
+    def _charge(self, msg, cell_index) -> bool:
+        """Count ``msg`` against its cell's budget; False (and interrupt a student's cell) once the budget is spent."""
+        size = len(json.dumps(msg["content"], default=str)) + sum(len(buffer) for buffer in msg.get("buffers") or ())
+        if cell_index == self.export_cell:
+            self.export_bytes += size
+            return self.export_bytes <= self.limits.export_output_bytes
+        self.output_bytes += size
+        if self.output_bytes <= self.limits.max_output_bytes:
+            return True
         if not self.output_exceeded:
             self.output_exceeded = True
             asyncio.ensure_future(self.km.interrupt_kernel())
-        return None
+        return False
 
 
 def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Execution, nbformat.NotebookNode]:
@@ -146,11 +180,17 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
     execution.seconds["run"] = round(time.monotonic() - started, 2)
     export = len(runnable.cells) - 1
     if progress.died_at is not None and progress.died_at < export:
-        execution.status = "dead"
-        execution.message = (
-            f"the kernel died while running cell {numbers[progress.died_at] or progress.died_at} (it may have exhausted "
-            f"memory or crashed); the cells before it were run again in a fresh kernel and graded"
-        )
+        cell = numbers[progress.died_at] or progress.died_at
+        if progress.malformed:  # the kernel's doing: the student's cell is stopped like one that hit a limit
+            execution.status = "stopped"
+            execution.message = (f"cell {cell} was stopped: its kernel sent the grader {progress.malformed}; "
+                                 f"the cells before it were run again in a fresh kernel and graded")
+        else:
+            execution.status = "dead"
+            execution.message = (
+                f"the kernel died while running cell {cell} (it may have exhausted memory or crashed); "
+                f"the cells before it were run again in a fresh kernel and graded"
+            )
         replay_to = progress.died_at
     elif not execution.exported:  # the export failed, was interrupted, or its kernel died
         note = ("the grader's export did not finish in the first kernel, so the notebook was run again "
@@ -159,13 +199,26 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
         replay_to = progress.limit_cell if progress.limit_cell is not None else export
     else:
         return execution, runnable
+    # A fresh start: nothing the first kernel left in its folders, and no more time than those cells took the first time.
+    _empty(Path(job.work))
+    _empty(Path(job.export))
+    replay_seconds = sum(progress.seconds.get(index, 0.0) for index in range(replay_to))
     started = time.monotonic()
     replayed = Execution()
-    _run_cells(runnable, [*range(replay_to), export], numbers, replayed, kernel, limits, time.monotonic() + limits.timeout,
-               _Progress())
+    _run_cells(runnable, [*range(replay_to), export], numbers, replayed, kernel, limits,
+               started + replay_seconds * 1.1 + limits.replay_slack, _Progress())
     execution.exported = replayed.exported
     execution.seconds["replay"] = round(time.monotonic() - started, 2)
     return execution, runnable
+
+
+def _empty(folder: Path) -> None:
+    """Remove what a kernel left in ``folder``, never following a link it made (``rmtree`` works on descriptors)."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 @dataclass
@@ -173,7 +226,9 @@ class _Progress:
     """Where a run stopped, for the replay: the runner's own bookkeeping, never part of the record."""
 
     limit_cell: int | None = None  # the cell a limit stopped
-    died_at: int | None = None  # the cell during which the kernel died
+    died_at: int | None = None  # the cell during which the kernel died, or sent what the runner cannot read
+    malformed: str | None = None  # what the runner could not read
+    seconds: dict[int, float] = field(default_factory=dict)  # how long each cell ran
 
 
 def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_KernelStart", limits: Limits,
@@ -183,11 +238,11 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
         runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, kernel_manager_class=kernel.manager,
         kernel_name=KERNEL_NAME,  # never the notebook's own kernelspec: that would start a kernel outside the sandbox
         error_on_timeout={"ename": "TimeoutError", "evalue": "stopped by the grader's time limit", "traceback": []},
-        max_output_bytes=limits.max_output_bytes,
+        limits=limits, store_widget_state=False, record_timing=False,
         shutdown_kernel="immediate",  # the export is written; nothing in the kernel is needed any more
     )
     export = len(runnable.cells) - 1
-    client.unlimited_cell = export
+    client.export_cell = export
     index = None
     try:
         with client.setup_kernel(**kernel.arguments):
@@ -199,7 +254,10 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                 client.timeout = limits.export_timeout if index == export else max(1, math.ceil(deadline - time.monotonic()))
                 cell = runnable.cells[index]
                 started = time.monotonic()
-                client.execute_cell(cell, index)
+                try:
+                    client.execute_cell(cell, index)
+                finally:
+                    progress.seconds[index] = time.monotonic() - started
                 if index == export:
                     execution.seconds["export"] = round(time.monotonic() - started, 2)
                     execution.exported = _cell_error(cell) is None
@@ -218,6 +276,8 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                     execution.cell_errors.append(f"cell {numbers[index]}: {error}")
     except DeadKernelError:
         progress.died_at = index
+    except MalformedMessage as error:
+        progress.died_at, progress.malformed = index, str(error)
 
 
 def _settle(client: _LimitedClient, export: int, timeout: float) -> None:
@@ -225,12 +285,12 @@ def _settle(client: _LimitedClient, export: int, timeout: float) -> None:
     settle = nbformat.v4.new_code_cell(SETTLE_SOURCE)
     export_cell = client.nb.cells[export]
     client.timeout = timeout
-    client.unlimited_cell = None
+    client.export_cell = None  # it runs at the export's index, on the student's spent budget
     try:
         client.execute_cell(settle, export)
     finally:
         client.nb.cells[export] = export_cell  # nbclient stores the cell it ran at that index
-        client.unlimited_cell = export
+        client.export_cell = export
 
 
 def _stop_reason(client: _LimitedClient, error: str | None, ran_out: bool, limits: Limits):
@@ -260,6 +320,13 @@ def _cell_error(cell) -> str | None:
     return None
 
 
+class _NoStdinClient(AsyncKernelClient):
+    """A kernel client without the stdin channel: nothing the kernel sends there is received, or queued."""
+
+    def start_channels(self, shell=True, iopub=True, stdin=True, hb=True, control=True):
+        super().start_channels(shell=shell, iopub=iopub, stdin=False, hb=hb, control=control)
+
+
 class _KernelStart:
     """How the runner starts the job's kernel: a kernel manager class, and the arguments for its start."""
 
@@ -277,7 +344,8 @@ class _KernelStart:
         if job.sandboxed:
             env = {**bubblewrap.sandbox_env(home=SANDBOX_HOME, code=SANDBOX_CODE), **bubblewrap.kernel_env(job.threads)}
             argv = bubblewrap.kernel_command(kernel, work=Path(job.work), export=Path(job.export), code=Path(job.code),
-                                             runtime=runtime, zygote=Path(job.zygote) if job.zygote else None, env=env)
+                                             runtime=runtime, zygote=Path(job.zygote) if job.zygote else None, env=env,
+                                             tmpfs_bytes=limits.max_disk_bytes)
             # bubblewrap clears the environment and sets the kernel's own; the shim needs nothing
             self.arguments = dict(env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=job.private)
         else:
@@ -294,6 +362,17 @@ class _KernelStart:
         sandboxed = job.sandboxed
 
         class SandboxedKernelManager(AsyncKernelManager):
+            @default("context")
+            def _context_default(self):
+                # Every socket of this manager's clients refuses a message over the cap, instead of buffering it.
+                context = zmq.asyncio.Context()
+                context.setsockopt(zmq.MAXMSGSIZE, limits.max_message_bytes)
+                return context
+
+            @default("client_factory")
+            def _client_factory_default(self):
+                return _NoStdinClient
+
             @default("kernel_spec_manager")
             def _kernel_spec_manager_default(self):
                 # Only the sandboxed kernel exists: no native or installed kernel can be picked by name.

@@ -29,14 +29,18 @@ FLAGS_EXPLAINED = (
 )
 
 
-def write_class_summary(results: list[SubmissionResult], out_dir: Path) -> Path:
+def write_class_summary(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = ()) -> Path:
     path = Path(out_dir) / SUMMARY_FILE
-    write_atomic(path, summary_html(results, Path(out_dir)))
+    write_atomic(path, summary_html(results, Path(out_dir), notes=notes))
     return path
 
 
-def summary_html(results: list[SubmissionResult], out_dir: Path) -> str:
+def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = ()) -> str:
+    """The page; ``notes`` say what this machine did not enforce (the console says them too, once)."""
     body = ["<h1>Class summary</h1>", _headline(results), _legend()]
+    if notes:
+        items = "".join(f"<li>{escape(line)}</li>" for line in notes)
+        body += ["<h2>Limits this machine did not enforce</h2>", f'<ul class="notes">{items}</ul>']
     body += ["<h2>Needs your attention</h2>", _attention(results)]
     body += ["<h2>Flagged for review</h2>", _flagged(results)]
     body += ["<h2>Scores</h2>", _histogram(results)]

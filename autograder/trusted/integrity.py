@@ -44,6 +44,9 @@ _KIND_PHRASES = {
 }
 
 _GRADER_WORDS = ("_grader_", "kernel_export")  # suspicious in any identifier or string
+# The kernel's own channels to the grader's runner: a lesson never talks to them directly.
+_KERNEL_CHANNELS = {"iopub_socket", "stdin_socket", "shell_stream", "shell_streams", "control_stream", "iopub_thread",
+                    "_parent_ident"}
 _GRADER_PATHS = ("/opt/grader", "/opt/runtime", "/opt/zygote")
 _RESULT_PATHS = ("/proc/", "/opt/export", "/opt/results")
 _OTTER_GRADER_METHODS = {"check", "check_all", "export"}  # the normal use of otter.Notebook()
@@ -191,6 +194,9 @@ def _check_node(node: ast.AST, names: _Names) -> Iterator[tuple[int, str]]:
             yield HISTORY, f"class {node.name}"
     elif isinstance(node, ast.Name) and node.id in ("subprocess", "importlib"):
         yield (LINKS_SOCKETS_PROCESSES if node.id == "subprocess" else DYNAMIC_CODE), node.id
+    if isinstance(node, ast.Attribute) and (node.attr in _KERNEL_CHANNELS or (
+            node.attr == "kernel" and _chain(node.value)[0] == "get_ipython")):  # get_ipython().kernel, k.iopub_socket
+        yield GRADER_INTERNALS, _show(node)
     if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
         yield from _check_otter_use(node, names)
     if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
