@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system data grade-examples test generate check-generated check-reference gradescope browser calibrate clean
+.PHONY: setup system data grade-examples test test-nonroot generate check-generated check-reference gradescope browser calibrate clean
 
 setup: system $(STAMP) data
 
@@ -27,6 +27,10 @@ grade-examples: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The sandbox's tests again as an unprivileged user (needs root to create it): what holds without root.
+test-nonroot: setup
+	bash .ci/nonroot
 
 generate: $(STAMP)
 	$(PY) -m autograder generate

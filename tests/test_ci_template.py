@@ -32,6 +32,7 @@ def test_workflow_sets_up_regenerates_grades_the_reference_and_tests_in_that_ord
 def test_ci_run_installs_chromium_then_runs_the_readmes_test_command():
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert lines.index("make browser") < lines.index("make test") == len(lines) - 1
+    assert lines.index("make test-nonroot") < lines.index("make test")  # the sandbox's tests without root, too
     assert "make test" in (ROOT / "README.md").read_text()
 
 

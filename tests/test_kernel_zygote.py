@@ -134,20 +134,31 @@ print(json.dumps(json.loads(one_more.recv(65536))))
     assert run_cell("print('[2]')", zygote) == [2]  # and the server still serves the next sandbox at once
 
 
-def test_nested_user_namespaces_get_no_kernels_of_their_own(zygote):
-    """A sandboxed process may make user namespaces (and PID namespaces inside them); none is a new caller."""
+def test_no_kernel_forked_or_cold_can_make_a_user_namespace(zygote):
+    """The seccomp filter (execution.seccomp) is installed in a forked kernel as bubblewrap installs it in a cold one."""
     source = r"""
-import json, subprocess, sys
-ask = ("import json, socket; c = socket.socket(socket.AF_UNIX); c.connect('/opt/zygote/socket'); c.settimeout(10); "
-       "print(json.loads(b''.join(iter(lambda: c.recv(65536), b'')))['error'])")  # a refusal comes before any request
-answers = [subprocess.run(["unshare", "--user", "--map-root-user", "--pid", "--fork", sys.executable, "-c", ask],
-                          capture_output=True, text=True, timeout=60) for _ in range(5)]
-answers = [a.stdout.strip() or a.stderr.strip()[-300:] for a in answers]
-print(json.dumps(answers))
+import json, subprocess
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+made = subprocess.run(["unshare", "--user", "--map-root-user", "id"], capture_output=True, text=True)
+print(json.dumps([status["Seccomp"].strip(), made.returncode, made.stderr.strip()]))
 """
-    answers = run_cell(source, zygote)
-    assert len(answers) == 5 and all("user namespace of its own" in answer for answer in answers), answers
-    assert run_cell("print('[4]')", zygote) == [4]
+    for kernel in (zygote, None):
+        mode, code, error = run_cell(source, kernel)
+        assert mode == "2" and code != 0 and "Operation not permitted" in error
+
+
+def test_callers_in_user_namespaces_of_their_own_are_refused_not_counted_anew():
+    """Where a sandboxed process could make a user namespace (no seccomp filter), it gets no kernel."""
+    import unittest.mock as mock
+
+    handlers, own = {}, {"user": 1, "pid": 2}
+    with mock.patch.object(kernel_zygote, "_peer", return_value=(os.open("/dev/null", os.O_RDONLY), os.getpid())), \
+            mock.patch.object(kernel_zygote.os, "stat", side_effect=lambda path: mock.Mock(st_ino=7 if path.endswith("user") else 99)), \
+            mock.patch.object(kernel_zygote.signal, "pidfd_send_signal"), \
+            mock.patch.object(kernel_zygote.os, "fork", side_effect=AssertionError("no handler may be forked")):
+        with pytest.raises(PermissionError, match="user namespace of its own"):
+            kernel_zygote._dispatch(object(), own, handlers, set(), {})
+    assert handlers == {}
 
 
 def test_the_zygote_caps_its_handlers_in_all():

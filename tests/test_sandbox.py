@@ -90,6 +90,8 @@ print(json.dumps({
     "planted": readable("/usr/local/share/autograder-planted-secret"), "shadow-": readable("/etc/shadow-"),
     "runner visible": any("execution.runner" in line for line in processes.values()),
     "root home": sorted(os.listdir("/root")), "writable /opt/grader": os.access("/opt/grader", os.W_OK),
+    "user namespace": __import__("subprocess").run(["unshare", "--user", "--map-root-user", "id"],
+                                                   capture_output=True, text=True).returncode,
 }))
 """
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
@@ -108,6 +110,7 @@ print(json.dumps({
     assert seen["planted"] == "PermissionError" and seen["shadow-"] != "root-only secret"
     assert seen["shadow-"] in ("", "PermissionError")  # hidden behind /dev/null, or unreadable
     assert seen["runner visible"] is False and seen["writable /opt/grader"] is False
+    assert seen["user namespace"] != 0  # the seccomp filter refuses it
     assert result.execution.status == "completed" and result.execution.exported
 
 
@@ -127,3 +130,21 @@ def test_unsandboxed_fallback_is_loud_and_still_grades(tmp_path, monkeypatch, ca
     assert "WITHOUT a sandbox" not in result.message  # the instructor's note, not the student's feedback
     messages = [check.message for question in result.questions for check in question.checks if check.message]
     assert any("x_train has shape (3, 28, 28)" in message for message in messages)
+
+
+def test_the_seccomp_filter_refuses_user_namespaces_and_foreign_abis():
+    from autograder.execution import seccomp
+
+    program = seccomp.user_namespace_filter("x86_64")
+    instructions = [program[i:i + 8] for i in range(0, len(program), 8)]
+    import struct
+
+    decoded = [struct.unpack("=HBBI", instruction) for instruction in instructions]
+    constants = {k for _, _, _, k in decoded}
+    assert {0xC000003E, 56, 272, 435, seccomp.CLONE_NEWUSER, 0x40000000} <= constants
+    assert decoded[-3:] == [(0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x00050000 | 1), (0x06, 0, 0, 0x00050000 | 38)]
+    for index, (code, jump_true, jump_false, _) in enumerate(decoded):  # every jump lands inside the program
+        if code & 0x07 == 0x05:  # BPF_JMP
+            assert index + 1 + max(jump_true, jump_false) < len(decoded)
+    assert seccomp.user_namespace_filter("sparc") is None
+    assert seccomp.user_namespace_filter("aarch64") != program

@@ -17,7 +17,8 @@ Who the sandbox is on the host. Run as root, bubblewrap makes no user namespace:
 runs as ``SANDBOX_USER`` (``nobody``), with no capabilities, no way to regain any, and no
 supplementary groups (``setpriv``), so it owns nothing on the host and root-only files in
 the mounts stay unreadable. Without root, bubblewrap maps the sandbox's uid 1000 to the
-instructor's own uid (the only uid it may map).
+instructor's own uid (the only uid it may map). Either way a seccomp filter (``execution.seccomp``)
+keeps the kernel from making user namespaces of its own.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from ..limits import Limits
 from ..trusted.dataset import keras_cache_dir
+from .confine import SECCOMP_FD
 
 SANDBOX_USER = (65534, 65534)  # nobody:nogroup, when the grader runs as root
 SANDBOX_HOME, SANDBOX_WORK = "/home/student", "/home/student/work"
@@ -67,14 +69,16 @@ def runner_command(argv: list[str]) -> list[str]:
 
 
 def kernel_command(argv: list[str], *, work: Path, export: Path, code: Path, runtime: Path,
-                   zygote: Path | None = None, env: dict[str, str], tmpfs_bytes: int = Limits.max_disk_bytes) -> list[str]:
+                   zygote: Path | None = None, env: dict[str, str], tmpfs_bytes: int = Limits.max_disk_bytes,
+                   seccomp: bool = False) -> list[str]:
     """``argv`` as the sandbox's user, inside the walls described in the module docstring.
 
     ``tmpfs_bytes`` caps each of the private ``/tmp``, ``/dev/shm`` and home folders (the memory
-    cgroup counts them too).
+    cgroup counts them too). With ``seccomp``, bubblewrap installs the filter (``execution.seccomp``)
+    whose descriptor ``confine``'s shim opens in place of ``SECCOMP_FD``.
     """
     datasets = keras_cache_dir()
-    command = [*_kernel_walls(tmpfs_bytes), *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
+    command = [*_kernel_walls(tmpfs_bytes), *(["--seccomp", SECCOMP_FD] if seccomp else []), *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
                # Keras falls back to downloading into /tmp where KERAS_HOME is not writable, so keep it writable
                "--chmod", "1777", f"{SANDBOX_HOME}/.keras",
                "--ro-bind", str(datasets), f"{SANDBOX_HOME}/.keras/datasets/{datasets.name}",

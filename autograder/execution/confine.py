@@ -129,14 +129,21 @@ class ScratchSpace:
         shutil.rmtree(self.path, ignore_errors=True)  # fd-based: never follows a link the sandbox left
 
 
-def confine_command(argv: list[str], limits, cgroup_procs) -> list[str]:
+SECCOMP_FD = "{seccomp_fd}"  # in ``argv``, replaced by the descriptor the shim opens on ``seccomp``
+
+
+def confine_command(argv: list[str], limits, cgroup_procs, *, seccomp: Path | None = None) -> list[str]:
     """``argv`` prefixed by the shim that applies rlimits and joins the cgroups (their ``cgroup.procs`` files) before exec.
 
-    The shim is this file run as a script, so it needs nothing on the child's PYTHONPATH.
+    With ``seccomp``, the shim opens that file and puts its descriptor where ``argv`` says ``SECCOMP_FD``
+    (bubblewrap's ``--seccomp FD``). The shim is this file run as a script, so it needs nothing on the
+    child's PYTHONPATH.
     """
     shim = [sys.executable, str(Path(__file__).resolve()), str(limits.memory_bytes), str(limits.max_disk_bytes)]
     for procs in cgroup_procs:
         shim += ["--cgroup", procs]
+    if seccomp is not None:
+        shim += ["--seccomp", str(seccomp)]
     return [*shim, "--", *argv]
 
 
@@ -145,7 +152,12 @@ def _exec_confined(args: list[str]) -> None:
     while rest and rest[0] == "--cgroup":
         Path(rest[1]).write_text(str(os.getpid()))
         rest = rest[2:]
-    command = rest[1:]  # after "--"
+    descriptor = None
+    if rest and rest[0] == "--seccomp":
+        descriptor = os.open(rest[1], os.O_RDONLY)
+        os.set_inheritable(descriptor, True)
+        rest = rest[2:]
+    command = [str(descriptor) if part == SECCOMP_FD else part for part in rest[1:]]  # after "--"
     resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

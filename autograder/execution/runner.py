@@ -47,6 +47,7 @@ from ..limits import Limits
 from ..sandbox.cells import SETTLE_SOURCE, export_source, setup_source
 from . import bubblewrap
 from .bubblewrap import SANDBOX_CODE, SANDBOX_EXPORT, SANDBOX_HOME, SANDBOX_RUNTIME, SANDBOX_ZYGOTE
+from .seccomp import user_namespace_filter
 
 STATUSES = ("completed", "timeout", "stopped", "dead")
 KERNEL_NAME = "grader-sandboxed"
@@ -334,6 +335,7 @@ class _KernelStart:
         from .confine import confine_command
 
         specs = Path(tempfile.mkdtemp(prefix="kernels-", dir=job.private))
+        seccomp = None
         (specs / KERNEL_NAME).mkdir()
         runtime = Path(job.runtime)
         if job.zygote:
@@ -343,9 +345,13 @@ class _KernelStart:
             kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if job.sandboxed:
             env = {**bubblewrap.sandbox_env(home=SANDBOX_HOME, code=SANDBOX_CODE), **bubblewrap.kernel_env(job.threads)}
+            program = user_namespace_filter()
+            if program is not None:
+                seccomp = Path(job.private) / "seccomp.bpf"
+                seccomp.write_bytes(program)
             argv = bubblewrap.kernel_command(kernel, work=Path(job.work), export=Path(job.export), code=Path(job.code),
                                              runtime=runtime, zygote=Path(job.zygote) if job.zygote else None, env=env,
-                                             tmpfs_bytes=limits.max_disk_bytes)
+                                             tmpfs_bytes=limits.max_disk_bytes, seccomp=seccomp is not None)
             # bubblewrap clears the environment and sets the kernel's own; the shim needs nothing
             self.arguments = dict(env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")}, cwd=job.private)
         else:
@@ -356,7 +362,7 @@ class _KernelStart:
         # The kernel's streams go nowhere: the runner's own standard output is the record's pipe.
         self.arguments.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         (specs / KERNEL_NAME / "kernel.json").write_text(json.dumps({
-            "argv": confine_command(argv, limits, job.cgroups), "display_name": "Python 3 (sandboxed)", "language": "python",
+            "argv": confine_command(argv, limits, job.cgroups, seccomp=seccomp), "display_name": "Python 3 (sandboxed)", "language": "python",
             "interrupt_mode": "message",  # the kernel interrupts itself: no signal has to cross the sandbox's walls
         }))
         sandboxed = job.sandboxed

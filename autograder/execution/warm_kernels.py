@@ -15,6 +15,7 @@ from typing import Iterator
 
 from ..limits import Limits
 from . import bubblewrap
+from .seccomp import user_namespace_filter
 
 ZYGOTE_SCRIPT = Path(__file__).resolve().parent / "zygote.py"
 
@@ -71,7 +72,12 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
     for key, value in env.items():
         command += ["--setenv", key, value]
     uid, gid = bubblewrap.SANDBOX_USER
-    return [*command, "--", sys.executable, "/opt/kernel_zygote.py", str(directory / "socket"), f"{uid}:{gid}"]
+    program = user_namespace_filter()
+    seccomp = directory / "seccomp.bpf"
+    if program is not None:
+        seccomp.write_bytes(program)
+    return [*command, "--", sys.executable, "/opt/kernel_zygote.py", str(directory / "socket"), f"{uid}:{gid}",
+            str(seccomp) if program is not None else "-"]
 
 
 def _wait_ready(process: subprocess.Popen, seconds: float) -> bool:

@@ -15,9 +15,9 @@ refuses callers outside a sandbox or in a user namespace of their own, and forks
 reading anything, so a silent client cannot stall it. The handler reads the caller's namespaces,
 cgroups, rlimits, uid and gid from /proc, reads the request, takes on the rlimits, joins the
 sandbox's mount, IPC, UTS, network, cgroup and PID namespaces (``setns``), becomes the sandbox's
-unprivileged user with no capabilities, no groups and no_new_privs, as ``setpriv`` makes a cold
-kernel, and forks once more to enter the PID namespace; the handler then only waits for that child, so that it
-is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every file
+unprivileged user with no capabilities, no groups, no_new_privs and the seccomp filter, as ``setpriv``
+and bubblewrap make a cold kernel, and forks once more to enter the PID namespace; the handler then
+only waits for that child, so that it is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every file
 the server opened, takes the launcher's environment (plus what importing TensorFlow set), folder
 and streams, reseeds NumPy's global generator (Python's ``random`` reseeds itself after a fork),
 and starts ipykernel exactly as ``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It
@@ -37,7 +37,8 @@ the imports, which ``fork`` and ``setns`` need; NumPy's BLAS threads make that t
 thread per worker. Where any is missing, ``execution.warm_kernels.kernel_zygote`` gives None and
 kernels start the ordinary way.
 
-Run as a script (``python zygote.py SOCKET UID:GID``, the sandbox's user owning the socket), so it needs nothing on its path. It runs under
+Run as a script (``python zygote.py SOCKET UID:GID SECCOMP``: the sandbox's user owns the socket, and
+every kernel gets the seccomp filter in the file SECCOMP, or none for ``-``), so it needs nothing on its path. It runs under
 bubblewrap with its privileges (``execution.warm_kernels``), so that importing Keras and
 matplotlib writes their config into a private /tmp and home, at the paths a sandboxed kernel sees.
 """
@@ -70,6 +71,8 @@ HANDLERS_AT_ONCE = 32  # in all: more than any batch's workers need, few enough 
 MAX_REQUEST_BYTES = 1024 * 1024
 READY = b"ready\n"
 
+SECCOMP_PROGRAM: bytes | None = None  # execution.seccomp's filter, installed in every kernel; read at start
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SO_PEERPIDFD = 77  # Linux 6.5: a pidfd for the process that connected, which a reused PID cannot fool
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -77,6 +80,8 @@ _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 def main(argv: list[str]) -> int:
     socket_path, user = argv[0], argv[1]  # the socket, and the sandbox's user ("uid:gid"), who alone may connect
+    global SECCOMP_PROGRAM
+    SECCOMP_PROGRAM = open(argv[2], "rb").read() if len(argv) > 2 and argv[2] != "-" else None
     environment = dict(os.environ)
     import ipykernel.kernelapp  # noqa: F401  - the warm imports
     import keras  # noqa: F401
@@ -300,6 +305,18 @@ def _become(libc, uid: int, gid: int) -> None:
     data = bytes(24)  # effective, permitted, inheritable: all empty, two 32-bit words each
     if libc.capset(header, data) != 0:
         raise OSError(ctypes.get_errno(), "cannot clear capabilities")
+    if SECCOMP_PROGRAM is not None:  # what bubblewrap's --seccomp gives a cold kernel
+        _install_seccomp(libc, SECCOMP_PROGRAM)
+
+
+def _install_seccomp(libc, program: bytes) -> None:
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
 def _run_kernel(connection, request, streams, kept_fds, imported_env, ignored) -> int:
