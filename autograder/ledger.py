@@ -22,7 +22,7 @@ from .rubric.facts import from_dict
 
 RECORD = "grade.json"
 PACKAGE = Path(__file__).resolve().parent
-GRADE_SHAPING = ("rubric", "sandbox", "execution", "trusted", "limits.py", "grade.py", "results.py")
+GRADE_SHAPING = ("rubric", "sandbox", "execution", "trusted", "limits.py", "text.py", "grade.py", "results.py")
 
 
 def fingerprint(threshold: float | None) -> str:

@@ -45,6 +45,7 @@ from traitlets import default
 
 from ..limits import Limits
 from ..sandbox.cells import SETTLE_SOURCE, export_source, setup_source
+from ..text import shorten
 from . import bubblewrap
 from .bubblewrap import SANDBOX_CODE, SANDBOX_EXPORT, SANDBOX_HOME, SANDBOX_RUNTIME, SANDBOX_ZYGOTE
 from .seccomp import user_namespace_filter
@@ -76,7 +77,7 @@ class Execution:
                 or not isinstance(data.get("message"), str) or not isinstance(seconds, dict)
                 or not all(isinstance(v, (int, float)) for v in seconds.values())):
             raise ValueError("malformed execution record")
-        return cls(data["status"], data["message"][:2000], [e[:300] for e in errors[:100]],
+        return cls(data["status"], shorten(data["message"], 2000), [shorten(e, 300) for e in errors[:100]],
                    {str(k): float(v) for k, v in seconds.items()}, data.get("exported") is True)
 
 
@@ -317,7 +318,7 @@ def _is_otter_cell(source: str) -> bool:
 def _cell_error(cell) -> str | None:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return f"{output.get('ename')}: {output.get('evalue')}"[:300]
+            return shorten(f"{output.get('ename')}: {output.get('evalue')}", 300)
     return None
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..exceptions import ExportUnreadable
 from ..limits import Limits
+from ..text import shorten
 from .safe_files import MissingFile, load_json, read_bytes
 from ..sandbox.kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
 from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_predictions
@@ -36,7 +37,7 @@ def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, l
         raise ExportUnreadable(refused[FACTS_FILE])
     facts = _read_kernel_facts(export_dir, limits)
     problems = {} if PROBLEMS_FILE in refused else _read_json(export_dir, PROBLEMS_FILE, dict, limits, missing={})
-    problems = {str(key): str(value)[:500] for key, value in problems.items()}
+    problems = {str(key): shorten(str(value), 500) for key, value in problems.items()}
     for name, file_name in ARRAY_FILES.items():
         if file_name in refused:
             problems[name] = f"could not be read back ({refused[file_name]})"
@@ -132,7 +133,7 @@ def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | N
 
             model = keras.saving.load_model(path, safe_mode=True)
         except Exception as error:  # noqa: BLE001 - any load failure is a fact about the submission
-            problem = f"could not be loaded in Keras safe mode ({type(error).__name__}: {str(error)[:200]})"
+            problem = f"could not be loaded in Keras safe mode ({type(error).__name__}: {shorten(str(error), 300)})"
         else:
             return model, describe_model(model), None
     # A model the grader cannot load earns no structure points: its own description is not trusted.
@@ -150,7 +151,7 @@ def _evaluate(model, predicted: np.ndarray | None) -> GraderFacts:
             images = images.reshape((-1,) + tuple(shape[1:]))
         probabilities = np.asarray(model.predict(images, batch_size=1000, verbose=0))
     except Exception as error:  # noqa: BLE001
-        return GraderFacts(problem=f"model cannot classify 28x28 test images ({type(error).__name__}: {str(error)[:200]})")
+        return GraderFacts(problem=f"model cannot classify 28x28 test images ({type(error).__name__}: {shorten(str(error), 300)})")
     if probabilities.shape != (len(labels), 10):
         return GraderFacts(problem=f"model outputs shape {probabilities.shape} for the test set, expected (10000, 10)")
     grader_classes = probabilities.argmax(axis=1)
