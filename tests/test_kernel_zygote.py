@@ -147,36 +147,33 @@ print(json.dumps([status["Seccomp"].strip(), made.returncode, made.stderr.strip(
         assert mode == "2" and code != 0 and "Operation not permitted" in error
 
 
-def test_callers_in_user_namespaces_of_their_own_are_refused_not_counted_anew():
-    """Where a sandboxed process could make a user namespace (no seccomp filter), it gets no kernel."""
+def dispatch(handlers: dict, caller_user_ns: int) -> None:
+    """The zygote's dispatch for a caller in PID namespace 99 and user namespace ``caller_user_ns`` (the
+    zygote's own: 1), with /proc and fork stubbed out: no handler may be forked."""
     import unittest.mock as mock
 
-    handlers, own = {}, {"user": 1, "pid": 2}
+    own = {"user": 1, "pid": 2}
+    inode = lambda path: mock.Mock(st_ino=caller_user_ns if path.endswith("user") else 99)  # noqa: E731
     with mock.patch.object(kernel_zygote, "_peer", return_value=(os.open("/dev/null", os.O_RDONLY), os.getpid())), \
-            mock.patch.object(kernel_zygote.os, "stat", side_effect=lambda path: mock.Mock(st_ino=7 if path.endswith("user") else 99)), \
+            mock.patch.object(kernel_zygote.os, "stat", side_effect=inode), \
             mock.patch.object(kernel_zygote.signal, "pidfd_send_signal"), \
             mock.patch.object(kernel_zygote.os, "fork", side_effect=AssertionError("no handler may be forked")):
-        with pytest.raises(PermissionError, match="user namespace of its own"):
-            kernel_zygote._dispatch(object(), own, handlers, set(), {})
+        kernel_zygote._dispatch(object(), own, handlers, set(), {})
+
+
+def test_callers_in_user_namespaces_of_their_own_are_refused_not_counted_anew():
+    """Where a sandboxed process could make a user namespace (no seccomp filter), it gets no kernel."""
+    handlers = {}
+    with pytest.raises(PermissionError, match="user namespace of its own"):
+        dispatch(handlers, caller_user_ns=7)
     assert handlers == {}
 
 
 def test_the_zygote_caps_its_handlers_in_all():
     assert kernel_zygote.HANDLERS_AT_ONCE >= 2 * kernel_zygote.KERNELS_AT_ONCE
     handlers = {pid: 1000 + pid for pid in range(kernel_zygote.HANDLERS_AT_ONCE)}  # one per sandbox, all busy
-    own = {"user": 1, "pid": 2}
-
-    class Caller:
-        def getsockopt(self, *args):
-            raise AssertionError("unused")
-
-    import unittest.mock as mock
-    with mock.patch.object(kernel_zygote, "_peer", return_value=(os.open("/dev/null", os.O_RDONLY), os.getpid())), \
-            mock.patch.object(kernel_zygote.os, "stat", side_effect=lambda path: mock.Mock(st_ino=1 if path.endswith("user") else 99)), \
-            mock.patch.object(kernel_zygote.signal, "pidfd_send_signal"), \
-            mock.patch.object(kernel_zygote.os, "fork", side_effect=AssertionError("no handler may be forked")):
-        with pytest.raises(PermissionError, match=f"at most {kernel_zygote.HANDLERS_AT_ONCE} kernels at once"):
-            kernel_zygote._dispatch(Caller(), own, handlers, set(), {})
+    with pytest.raises(PermissionError, match=f"at most {kernel_zygote.HANDLERS_AT_ONCE} kernels at once"):
+        dispatch(handlers, caller_user_ns=1)
 
 
 def test_the_zygote_answers_no_process_outside_a_sandbox(zygote, tmp_path, capsys):
