@@ -30,6 +30,7 @@ import nbformat
 
 from ..limits import Limits
 from ..sandbox.kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
+from ..text import shorten
 from ..trusted.safe_files import copy_files
 from . import bubblewrap
 from .confine import ResourceGroup, ScratchSpace
@@ -112,14 +113,13 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
     finally:
         group.close()  # nothing of the sandbox outlives this line: the copy below reads a quiet folder
     refused = copy_files(scratch.export, export_caps(limits), scratch.private / "export")
-    run = _read_record(stdout, stderr, process.returncode, out_of_memory, limits)
-    run.export, run.warnings, run.refused = scratch.private / "export", warnings, refused
-    return run
+    execution, executed, message = _read_record(stdout, stderr, process.returncode, out_of_memory, limits)
+    return SandboxRun(execution, executed, scratch.private / "export", warnings, message, refused=refused)
 
 
-def _read_record(stdout: bytes, stderr: bytes, returncode: int, out_of_memory: bool, limits: Limits) -> SandboxRun:
-    """The runner's two lines, the record then the executed notebook; the record alone is enough to grade."""
-    empty = Path()
+def _read_record(stdout: bytes, stderr: bytes, returncode: int, out_of_memory: bool, limits: Limits):
+    """(execution, executed notebook, why there is no record) from the runner's two lines, the record then
+    the executed notebook; the record alone is enough to grade."""
     record_line, _, notebook_line = stdout.partition(b"\n")
     try:
         if len(stdout) > limits.max_record_bytes:
@@ -128,10 +128,10 @@ def _read_record(stdout: bytes, stderr: bytes, returncode: int, out_of_memory: b
     except (ValueError, RecursionError) as error:
         lines = stderr.decode(errors="replace").strip().splitlines()
         reason = (f"it exceeded {limits.describe_memory()}" if out_of_memory
-                  else f"exit code {returncode}: {lines[-1][:300] if lines else 'no output'}")
-        return SandboxRun(None, None, empty, message=f"the grader's runner gave no record ({reason}; {error})")
+                  else f"exit code {returncode}: {shorten(lines[-1], 300) if lines else 'no output'}")
+        return None, None, f"the grader's runner gave no record ({reason}; {error})"
     try:
         executed = nbformat.reads(notebook_line.decode("utf-8"), as_version=4)
     except (ValueError, RecursionError, UnicodeDecodeError):
         executed = None  # the record still grades; the executed notebook is a courtesy for the instructor
-    return SandboxRun(execution, executed, empty)
+    return execution, executed, ""
