@@ -8,10 +8,22 @@ STAMP := $(VENV)/.installed
 
 setup: system $(STAMP) data
 
-# bubblewrap sandboxes each submission. Without root, install it yourself; grading then warns and runs unsandboxed.
+# What set-up needs from Debian/Ubuntu: Python's venv (Debian ships ensurepip in python3.X-venv, so `python3 -m venv`
+# fails without it) and bubblewrap (sandboxes each submission). As root, apt-get installs what is missing. Without
+# root, one line names exactly what to install: a missing venv stops set-up; a missing bubblewrap only warns
+# (grading then runs unsandboxed and says so).
+VENV_PACKAGE = $(shell $(PYTHON) -c 'import sys; print("python3.%d-venv" % sys.version_info[1])' 2>/dev/null || echo python3-venv)
 system:
-	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq bubblewrap; } \
-		|| echo "warning: bubblewrap is not installed (apt-get install bubblewrap): submissions would run without a sandbox"
+	@missing=""; \
+	$(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1 || missing="$(VENV_PACKAGE)"; \
+	command -v bwrap >/dev/null 2>&1 || missing="$${missing:+$$missing }bubblewrap"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else case "$$missing" in \
+		*venv*) echo "error: set-up needs $$missing, which only root can install: run \`sudo apt-get install $$missing\` (or ask an administrator), then make again" >&2; exit 1;; \
+		*) echo "warning: bubblewrap is not installed (\`sudo apt-get install bubblewrap\`): submissions would run without a sandbox" >&2;; \
+	esac; fi
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -35,15 +35,46 @@ def cli():
 @click.option("--jobs", default=None, type=click.IntRange(min=1), help="Notebooks graded at once [default: cores + 1, as memory allows].")
 @click.option("--cold-kernels", is_flag=True,
               help="Start every kernel from scratch instead of forking it from one that has imported TensorFlow already: slower, graded the same.")
-def grade(paths, out, timeout, memory, jobs, cold_kernels):
+@click.option("--shard", default=None, metavar="K/N",
+              help="Grade only slice K of N (by a hash of each submission's name) into --out; join the slices with `merge`.")
+@click.option("--roster", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The class list (CSV with student_id and name; a Canvas gradebook export works): names each row's "
+                   "student, grades each student's latest submission and lists those with none.")
+@click.option("--overrides", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Points changed by hand, each with a reason (CSV: student or submission, question or check, points, "
+                   "reason), applied after the rubric. Kept in --out and reused by later runs until another is given.")
+@click.option("--assignment-name", default=None,
+              help="The assignment's column in canvas.csv [default: Fashion-MNIST with Keras]; to update an existing "
+                   "Canvas assignment, use its column name in Canvas's gradebook export, e.g. 'Fashion-MNIST with Keras (123456)'.")
+def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overrides, assignment_name):
     """Grade notebooks (.ipynb), Otter export zips, or folders of them.
 
     Run it again after an interruption: finished submissions are kept, changed ones regraded.
     """
     from . import grade as grading
+    from .shards import Shard
 
     sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * GiB), jobs=jobs,
-                          warm_kernels=not cold_kernels))
+                          warm_kernels=not cold_kernels, shard=Shard.parse(shard) if shard is not None else None,
+                          roster=roster, overrides=overrides, assignment_name=assignment_name))
+
+
+@cli.command()
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the merged grades.csv and feedback.")
+@click.option("--roster", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The class list (CSV): names each row's student and lists the students with no submission.")
+@click.option("--overrides", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Points changed by hand, with a reason (CSV), applied after the rubric.")
+@click.option("--assignment-name", default=None, help="The assignment's column in canvas.csv.")
+def merge(dirs, out, roster, overrides, assignment_name):
+    """Join the --out folders of `grade --shard K/N` (every K of one N) into one grades.csv, summary and LMS files.
+
+    Refused when the shards were graded with different code, rubric or threshold, or overlap. No notebook runs.
+    """
+    from . import merge as merging
+
+    sys.exit(merging.main(dirs=dirs, out=out, roster=roster, overrides=overrides, assignment_name=assignment_name))
 
 
 @cli.command()
@@ -70,7 +101,7 @@ def calibrate(seeds, margin, jobs):
 
 @cli.command("setup-data")
 def setup_data():
-    """Put Fashion-MNIST in the Keras cache (from Debian's dataset-fashion-mnist) so load_data() works offline."""
+    """Put Fashion-MNIST in the Keras cache so load_data() works offline: Debian's package, or Keras' checked download."""
     from .trusted import dataset
 
     click.echo(f"Fashion-MNIST is ready in {dataset.provision()}")

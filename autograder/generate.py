@@ -5,10 +5,16 @@ The master notebook in assignment/ is the one hand-edited source of the assignme
 students; we copy its output into the committed folders. Otter gives the cells it adds
 random ids, so ids are renumbered to make the output reproducible and ``--check``
 meaningful: it fails when the committed files differ from what the master generates.
+
+The hand-out must work as a lone notebook (Colab, Kaggle, VS Code): the first cell of both
+generated notebooks is replaced by ``rubric.student.setup_cell_source()``, which carries the
+rubric's sources packed into the cell. The master's own first cell stays short and hand-edited;
+the packed cell is generated here, so ``--check`` also fails when the rubric changed since.
 """
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -19,6 +25,8 @@ import nbformat
 
 from .exceptions import GenerationFailed, StaleGeneratedFiles
 from .paths import MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, RUBRIC_PACKAGE, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
+from .rubric.public import PUBLIC_VARIABLES
+from .rubric.student import setup_cell_source
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
@@ -55,7 +63,9 @@ def _run_otter_assign(scratch: Path) -> dict[Path, bytes]:
     )
     if completed.returncode != 0:
         raise GenerationFailed(f"otter assign failed on {MASTER_NOTEBOOK}: {completed.stderr.strip()[-1500:]}")
-    master_ids = {cell.get("id") for cell in nbformat.read(MASTER_NOTEBOOK, as_version=4).cells}
+    master = nbformat.read(MASTER_NOTEBOOK, as_version=4)
+    _check_public_tests(master)
+    master_ids = {cell.get("id") for cell in master.cells}
     generated = {
         STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME: _normalised(build / "student" / NOTEBOOK_NAME, master_ids),
         SOLUTION_NOTEBOOK: _normalised(build / "autograder" / NOTEBOOK_NAME, master_ids),
@@ -70,7 +80,31 @@ def _normalised(path: Path, master_ids: set) -> bytes:
     for index, cell in enumerate(notebook.cells):
         if cell.get("id") not in master_ids:
             cell["id"] = f"otter-{index}"
+    _insert_setup_cell(notebook)
     return nbformat.writes(notebook).encode("utf-8") + b"\n"
+
+
+def _insert_setup_cell(notebook) -> None:
+    """Make the first cell (id ``init``) the hand-out's setup cell: the checks packed in, Colab's form view, folded in Jupyter."""
+    [init] = [cell for cell in notebook.cells if cell.get("id") == "init"]
+    init.source = setup_cell_source()
+    init.metadata["cellView"] = "form"  # Colab shows the #@title form and hides the packed code
+    init.metadata["jupyter"] = {"source_hidden": True}  # JupyterLab and Notebook 7 fold it
+
+
+def _check_public_tests(master) -> None:
+    """The master's test cells pass the variables ``rubric.public.PUBLIC_VARIABLES`` names, from which the hand-out writes Otter's tests."""
+    found = {}
+    for cell in master.cells:
+        if cell.cell_type == "code" and str(cell.get("id", "")).endswith("-test"):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                    found[node.name.removeprefix("test_")] = tuple(arg.arg for arg in node.args.args)
+    if found != PUBLIC_VARIABLES:
+        raise GenerationFailed(
+            f"the master's test cells pass {found} but rubric/public.py's PUBLIC_VARIABLES says {PUBLIC_VARIABLES}: "
+            f"make them agree (the hand-out writes its Otter tests from PUBLIC_VARIABLES)"
+        )
 
 
 def _stale_files(generated: dict[Path, bytes]) -> list[str]:

@@ -24,81 +24,279 @@ import contextlib
 import dataclasses
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
 from tqdm import tqdm
 
-from . import ledger
+from . import ledger, shards
 from .exceptions import InvalidSubmission, KitError
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
 from .execution.run import run_sandboxed
 from .execution.warm_kernels import Zygote, kernel_zygote
-from .limits import Limits, plan_workers
+from .execution import bubblewrap
+from .limits import GiB, Limits, plan_workers
 from .reference import read_threshold
-from .reports.report import (EXECUTED_FILE, format_table, grades_csv, submission_folder, write_atomic,
-                             write_submission_reports)
+from .overrides import KEPT_FILE as KEPT_OVERRIDES
+from .overrides import Overrides, check_targets, read_overrides
+from .overrides import apply as apply_overrides
+from .reports.lms import CANVAS_FILE, DEFAULT_ASSIGNMENT_NAME, LONG_FILE, canvas_csv, grades_long_csv
+from .reports.report import (EXECUTED_FILE, format_table, grades_csv, refresh_submission_reports, submission_folder,
+                             write_atomic, write_submission_reports)
+from .reports import plots
 from .reports.summary import write_class_summary
 from .results import SubmissionResult
+from .roster import Assignment, Roster, assign, read_roster
+from .shards import Shard
 from .rubric import SubmissionFacts, run_checks
 from .trusted import dataset
 from .trusted.inspector import Inspector
+from .trusted.identity import IDENTITY_FILE, identity_json, load_identity
 from .trusted.integrity import integrity_flags
 from .trusted.load_submission import Submission, find_submissions, read_notebook
 
 
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,
          inspection_timeout: float = Limits.inspection_timeout, jobs: int | None = None, quiet: bool = False,
-         warm_kernels: bool = True) -> int:
-    """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any needs the instructor)."""
+         warm_kernels: bool = True, shard: Shard | None = None, roster: Path | None = None,
+         overrides: Path | None = None, assignment_name: str | None = DEFAULT_ASSIGNMENT_NAME) -> int:
+    """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any needs the instructor).
+
+    With ``shard`` (K/N), only that slice of the submissions (``shards``) is graded; ``merge`` joins the slices.
+    ``roster`` and ``overrides`` are CSV files (``roster``, ``overrides``); both are checked before anything
+    runs, and a student's superseded submissions are never run.
+    """
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
     if missing:
         raise KitError(f"no such file or folder: {', '.join(missing)}: check the path (pass notebooks, zips or folders)")
-    submissions = find_submissions(paths)
+    found_notes: list[str] = []
+    submissions = find_submissions(paths, found_notes)
     if not submissions:
         raise KitError(f"no .ipynb or .zip files found in {[str(p) for p in paths]}: pass notebooks, zips or folders")
+    roster = read_roster(roster) if roster is not None else None
+    overrides = _overrides_to_use(overrides, out)
+    chosen = assign({s.name: s.identity for s in submissions}, roster)  # over every shard: the same choice in each
+    if overrides is not None:  # a wrong line is an error now, not after an hour of grading
+        _check_overrides(overrides, chosen, {s.name for s in submissions})
+    for line in found_notes:
+        print(f"note: {line}", file=sys.stderr)
+    everything, submissions = submissions, shards.select(submissions, shard)
+    _record_identities(submissions, out)
+    superseded = [_superseded(s, chosen.superseded[s.name]) for s in submissions if s.name in chosen.superseded]
+    submissions = [s for s in submissions if s.name not in chosen.superseded]
     threshold = read_threshold()
     dataset.provision()
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes, inspection_timeout=inspection_timeout)
-    jobs, threads = plan_workers(jobs, len(submissions))
+    jobs, threads = plan_workers(jobs, max(len(submissions), 1))
     notes: set[str] = set()
     results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet,
                         warm_kernels=warm_kernels, notes=notes)
-    write_atomic(out / "grades.csv", grades_csv(results))
-    write_class_summary(results, out, notes=sorted(notes))
-    if not quiet:
-        print(format_table(results))
-        print(f"\nWrote {out / 'grades.csv'} and feedback for {len(results)} submission(s) under {out / 'submissions'}")
-    return 1 if any(result.status == "error" for result in results) else 0
+    order = {s.name: index for index, s in enumerate(everything)}
+    results = sorted([*results, *superseded], key=lambda result: order[result.submission])
+    shards.write_manifest(out, shard, ledger.fingerprints(threshold), everything, results, notes)
+    if shard is not None:  # this slice's students only: the others are in other slices, not missing
+        roster, overrides = _for_slice(roster, overrides, chosen, {r.submission for r in results})
+    rows = finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides, assignment_name=assignment_name,
+                  quiet=quiet)
+    return 1 if any(row.status == "error" for row in rows) else 0
+
+
+def finish(results: list[SubmissionResult], out: Path, *, notes: list[str], roster: Roster | Path | None = None,
+           overrides: Overrides | Path | None = None, assignment_name: str = DEFAULT_ASSIGNMENT_NAME,
+           quiet: bool = True) -> list[SubmissionResult]:
+    """Turn a batch's results (the rubric's own, one per submission) into the grades, and write every class file.
+
+    ``results`` may come from grading or straight from ledger records (``merge``). ``roster`` and
+    ``overrides`` are already-parsed objects (``roster.read_roster``, ``overrides.read_overrides``)
+    or paths to their CSV files. ``overrides=None`` reuses ``out/overrides.csv``, the copy kept by an
+    earlier run, if there is one; given ones are kept there. In order:
+
+    1. each result gets its students from its identity (``identity.json`` in its folder, written
+       when it was found), matched to the roster: one row per student (a group submission gives
+       each member a row), or one row with an empty ``student_id``;
+    2. all but each student's latest submission become ``superseded`` rows; roster students with
+       no submission get ``missing`` rows (no submission, no score);
+    3. overrides are applied (a ``KitError`` for one that names nothing in the batch), and the
+       per-submission reports whose content changed are rewritten;
+    4. grades.csv, canvas.csv, grades_long.csv and summary.html are written, each atomically.
+
+    Returns the rows as written to grades.csv. ``notes`` are what the machine did not enforce.
+    """
+    out = Path(out)
+    assignment_name = assignment_name or DEFAULT_ASSIGNMENT_NAME  # None from a command line that left it out
+    roster = read_roster(roster) if isinstance(roster, (str, Path)) else roster
+    overrides = _overrides_to_use(overrides, out)
+    identities = {r.submission: load_identity(submission_folder(out, r.submission), r.submission) for r in results}
+    chosen = assign(identities, roster)
+    rows = _rows(results, chosen, roster)
+    if overrides is not None:
+        _check_overrides(overrides, chosen, set(identities))
+        rows = _apply_overrides(rows, overrides)
+        if Path(overrides.source) != out / KEPT_OVERRIDES:
+            write_atomic(out / KEPT_OVERRIDES, overrides.text)  # so that a rerun or a merge applies them again
+    refreshed = {row.submission for row in rows if row.submission and refresh_submission_reports(row, out)}
+    students = {student.student_id: student for student in (roster.students if roster else ())}
+    write_atomic(out / "grades.csv", grades_csv(rows))
+    write_atomic(out / CANVAS_FILE, canvas_csv(rows, students, assignment_name))
+    write_atomic(out / LONG_FILE, grades_long_csv(rows))
+    write_class_summary(rows, out, notes=notes, unmatched=list(chosen.unmatched))
+    _tell_instructor(rows, chosen, refreshed, out, quiet)
+    return rows
+
+
+def _rows(results: list[SubmissionResult], chosen: Assignment, roster: Roster | None) -> list[SubmissionResult]:
+    rows = []
+    for result in results:
+        if result.submission in chosen.superseded and result.status != "superseded":
+            result = _superseded_result(result.submission, result.digest, chosen.superseded[result.submission])
+        people = chosen.students.get(result.submission, ())
+        rows += [dataclasses.replace(result, student_id=p.student_id, name=p.name) for p in people] or [result]
+    rows += [dataclasses.replace(SubmissionResult.ungraded("", "missing", "no submission from this student"),
+                                 student_id=student.student_id, name=student.name) for student in chosen.missing]
+    return rows
+
+
+def _superseded(submission: Submission, latest: str) -> SubmissionResult:
+    return _superseded_result(submission.name, submission.digest, latest)
+
+
+def _superseded_result(name: str, digest: str, latest: str) -> SubmissionResult:
+    return SubmissionResult.ungraded(name, "superseded", f"not graded: {latest} was submitted later by the same "
+                                     f"student, and only the latest submission is graded", digest)
+
+
+def _overrides_to_use(given: Overrides | Path | None, out: Path) -> Overrides | None:
+    """The overrides given, or else those kept in ``out`` by an earlier run (said on the console)."""
+    if isinstance(given, Overrides):
+        return given
+    if given is not None:
+        return read_overrides(Path(given))
+    if (out / KEPT_OVERRIDES).is_file():
+        print(f"note: applying the overrides kept in {out / KEPT_OVERRIDES} by an earlier run (give --overrides "
+              f"with a header-only file to drop them)", file=sys.stderr)
+        return read_overrides(out / KEPT_OVERRIDES)
+    return None
+
+
+def _check_overrides(overrides: Overrides, chosen: Assignment, names: set[str]) -> None:
+    students = {student.student_id for people in chosen.students.values() for student in people}
+    check_targets(overrides, submissions=names, students=students,
+                  without_submission={student.student_id for student in chosen.missing}, superseded=chosen.superseded)
+
+
+def _apply_overrides(rows: list[SubmissionResult], overrides: Overrides) -> list[SubmissionResult]:
+    """Apply each override to its submission: a student's is their graded one, shared with their group if any."""
+    graded_of = {row.student_id: row.submission for row in rows if row.student_id and row.status != "superseded"}
+    by_submission: dict[str, list] = {}
+    for override in overrides.rows:
+        by_submission.setdefault(override.submission or graded_of[override.student], []).append(override)
+    return [apply_overrides(row, by_submission.get(row.submission, [])) if row.is_grade else row for row in rows]
+
+
+def _record_identities(submissions: list[Submission], out: Path) -> None:
+    """Keep each submission's identity in its folder: a later finish (a rescore, a merge) reads it from there."""
+    for submission in submissions:
+        path = submission_folder(out, submission.name) / IDENTITY_FILE
+        text = identity_json(submission.identity)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_atomic(path, text)
+
+
+def _for_slice(roster: Roster | None, overrides: Overrides | None, chosen: Assignment, names: set[str]):
+    """The roster and overrides restricted to one shard's submissions, so that its own files are consistent."""
+    people = {s.student_id for name in names for s in chosen.students.get(name, ())}
+    if roster is not None:
+        roster = dataclasses.replace(roster, students=tuple(s for s in roster.students if s.student_id in people))
+    if overrides is not None:
+        rows = tuple(o for o in overrides.rows if o.submission in names or o.student in people)
+        overrides = dataclasses.replace(overrides, rows=rows)
+    return roster, overrides
+
+
+def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, quiet: bool) -> None:
+    """What the instructor should know about the class files, on the console (stderr for notes)."""
+    if chosen.unmatched:
+        print(f"note: {len(chosen.unmatched)} submission(s) match nobody on the roster and are graded with an empty "
+              f"student_id (left out of canvas.csv): {', '.join(chosen.unmatched[:10])}"
+              f"{' ...' if len(chosen.unmatched) > 10 else ''}", file=sys.stderr)
+    if not any(row.student_id for row in rows):
+        print(f"note: {out / CANVAS_FILE} lists no student: nothing named one (no --roster, and no Canvas or "
+              f"Gradescope download); pass --roster to fill it", file=sys.stderr)
+    if quiet:
+        return
+    print(format_table(rows))
+    print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, "
+          f"and feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
+          + (f" ({len(refreshed)} rewritten for overrides or superseding)" if refreshed else ""))
 
 
 def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True, warm_kernels=True,
               notes: set[str] | None = None) -> list[SubmissionResult]:
     """Grade ``submissions`` with ``jobs`` workers, reusing recorded results; results come back in input order.
 
-    With ``warm_kernels``, kernels are forked from a zygote that has imported TensorFlow once
-    (``execution.zygote``), where the machine allows it. What the machine could not enforce is
-    said once, on the instructor's console, and collected into ``notes`` for the class summary.
+    Each submission's record decides (``ledger.classify``): reuse it, rescore its kept facts when only
+    the rubric or threshold changed (no kernel, zygote or inspector starts for those), or run the
+    notebook. The console says once which happened and why. With ``warm_kernels``, kernels are forked
+    from a zygote that has imported TensorFlow once (``execution.zygote``), where the machine allows
+    it. What the machine could not enforce is said once, on the instructor's console, and collected
+    into ``notes`` for the class summary.
     """
-    fingerprint = ledger.fingerprint(threshold)
-    results: dict[str, SubmissionResult] = {}
+    prints = ledger.fingerprints(threshold)
+    verdicts = {s.name: ledger.classify(submission_folder(out, s.name), s.digest, prints) for s in submissions}
+    results = {name: verdict.result for name, verdict in verdicts.items() if verdict.action == ledger.REUSE}
     for submission in submissions:
-        if (recorded := ledger.load(submission_folder(out, submission.name), submission.digest, fingerprint)) is not None:
-            results[submission.name] = recorded
-    pending = [s for s in submissions if s.name not in results]
+        if (verdict := verdicts[submission.name]).action == ledger.RESCORE:
+            result = rescore(submission, verdict.result, threshold)
+            ledger.save(_write_reports(result, out), result, prints, seconds=verdict.seconds)
+            results[submission.name] = result
+    if (line := _ledger_line(verdicts.values(), prints)) is not None:
+        print(line, file=sys.stderr)
+    pending = [s for s in submissions if verdicts[s.name].action == ledger.RUN]
+    notes = set() if notes is None else notes
+    if pending:  # nothing to run: no inspector, zygote or kernel is started at all
+        results.update(_run_pending(pending, total=len(submissions), out=out, limits=limits, threshold=threshold,
+                                    jobs=jobs, threads=threads, quiet=quiet, warm_kernels=warm_kernels, notes=notes,
+                                    prints=prints))
+    for note in sorted(notes):
+        print(f"note: {note}", file=sys.stderr)
+    if notes:
+        print(f"note: {_limits_that_held(limits, notes)}", file=sys.stderr)
+    return [results[s.name] for s in submissions]
+
+
+def _limits_that_held(limits: Limits, notes: set[str]) -> str:
+    """Beside the notes on what this machine did not enforce (no root, no cgroups), what it did: one line.
+
+    The runner enforces time and output itself and sets the rlimits without any privilege; the
+    sandbox and the cgroup caps hold unless a note says otherwise.
+    """
+    held = [f"the {limits.timeout:g} s time limit", limits.describe_output(),
+            f"{limits.describe_memory()} per process (a MemoryError)",
+            f"files of at most {limits.max_disk_bytes / GiB:g} GiB each"]
+    if not any(bubblewrap.NO_SANDBOX_WARNING in note for note in notes):
+        held.append("the sandbox (no network, read-only system, private folders)")
+    if not any("cgroups" in note for note in notes):
+        held.append(f"the cap of {limits.max_processes} processes")
+    return "these limits still held: " + ", ".join(held)
+
+
+def _run_pending(pending, *, total, out, limits, threshold, jobs, threads, quiet, warm_kernels, notes,
+                 prints) -> dict[str, SubmissionResult]:
+    """Run and grade ``pending`` in parallel, recording each result the moment it is done."""
+    results = {}
     warm = warm_kernels and len(pending) > 1  # for a single kernel, the zygote's own import would be one more
     zygote_or_none = kernel_zygote(threads, limits) if warm else contextlib.nullcontext(None)
-    notes = set() if notes is None else notes
     with Inspector(threads, limits) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
             pool.submit(_timed, grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads,
                         inspector=inspector, zygote=zygote, notes=notes): s
             for s in pending
         }
-        progress = tqdm(as_completed(futures), total=len(submissions), initial=len(submissions) - len(pending),
+        progress = tqdm(as_completed(futures), total=total, initial=total - len(pending),
                         unit="notebook", disable=quiet, desc="grading")
         for future in progress:
             submission = futures[future]
@@ -109,12 +307,53 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True,
                     submission.name, "error", f"the grader failed on this submission ({type(error).__name__}: {error})",
                     submission.digest, final=False,
                 ), None
-            folder = write_submission_reports(result, out)
-            ledger.save(folder, result, fingerprint, seconds=seconds)
+            folder = _write_reports(result, out)
+            ledger.save(folder, result, prints, seconds=seconds)
             results[submission.name] = result
-    for note in sorted(notes):
-        print(f"note: {note}", file=sys.stderr)
-    return [results[s.name] for s in submissions]
+    return results
+
+
+def _write_reports(result: SubmissionResult, out: Path) -> Path:
+    """The submission's reports, its plots kept beside them: a later rescore reuses them instead of drawing again."""
+    with plots.cached_in(submission_folder(out, result.submission) / plots.CACHE_FOLDER):
+        return write_submission_reports(result, out)
+
+
+def rescore(submission: Submission, recorded: SubmissionResult, threshold: float | None) -> SubmissionResult:
+    """``recorded`` scored again by the current rubric and threshold, from its kept facts; no notebook runs.
+
+    Status, message and flags come from the run and are kept. A record without facts stays as it is,
+    which is right for every status that has none: ``invalid`` (nothing was run), ``stopped`` before
+    the export or ``graded``/``stopped`` with an unusable export (the rubric had nothing to credit, and
+    still has not); an ``error`` without facts is never final, so it is run again rather than rescored.
+    Its reports are still rewritten: the points possible may have changed.
+    """
+    if recorded.facts is None:
+        return recorded
+    return score_facts(submission, Collected(recorded.status, recorded.message, recorded.facts, recorded.flags), threshold)
+
+
+def _ledger_line(verdicts, prints: ledger.Fingerprints) -> str | None:
+    """One line for the console: what was reused, rescored or run again, and why; None for a fresh batch."""
+    verdicts = list(verdicts)
+    if all(verdict.reason == ledger.NEW for verdict in verdicts):
+        return None
+    actions = Counter(verdict.action for verdict in verdicts)
+    run_reasons = Counter(verdict.reason for verdict in verdicts if verdict.action == ledger.RUN)
+    parts = []
+    if actions[ledger.RESCORE]:
+        threshold_changed = any(v.reason == ledger.THRESHOLD_CHANGED for v in verdicts if v.action == ledger.RESCORE)
+        why = (f"the accuracy threshold changed (now {prints.threshold})" if threshold_changed
+               else "the rubric, its points or the scoring code changed")
+        parts.append(f"rescored {actions[ledger.RESCORE]} submission(s) from their recorded facts, no notebook run: {why}")
+    again = sum(count for reason, count in run_reasons.items() if reason != ledger.NEW)
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(run_reasons.items()) if reason != ledger.NEW)
+    parts.append(f"{again} run again" + (f" ({reasons})" if again else ""))
+    if run_reasons[ledger.NEW]:
+        parts.append(f"{run_reasons[ledger.NEW]} new")
+    if actions[ledger.REUSE]:
+        parts.append(f"{actions[ledger.REUSE]} kept as recorded")
+    return "ledger: " + "; ".join(parts)
 
 
 def _timed(function, *args, **kwargs):
@@ -165,6 +404,8 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
     status = STATUS_OF_RUN[execution.status]
     if inspection.facts is None:  # the kernel's export is unusable: what the student's code did to it
         return Collected(status, _join(message, inspection.problem), flags=flags, notes=notes)
+    if inspection.facts.model.read_from_file:  # its structure is what the file says: worth a look, never a deduction
+        flags = (*flags, "model graded from its saved file as data: Keras safe mode refused it, so it was never run")
     return Collected(status, message, inspection.facts, flags=flags, notes=notes)
 
 

@@ -32,7 +32,9 @@ def perfect_facts() -> SubmissionFacts:
         test_loss=ScalarFacts("test_loss", True, None, 0.34),
         test_acc=ScalarFacts("test_acc", True, None, 0.8812),
         predictions=PredictionFacts(True, None, (10000, 10), 0.0, 1e-7),
-        grader=GraderFacts(test_accuracy=0.8810, argmax_agreement=1.0, accuracy_threshold=0.868),
+        grader=GraderFacts(test_accuracy=0.8810, argmax_agreement=1.0, accuracy_threshold=0.868,
+                           x_train_scaling=(1 / 255, 0.0), x_test_scaling=(1 / 255, 0.0),
+                           y_train_matches=True, y_test_matches=True, evaluated_on="x_test scaled to [0, 1]"),
     )
 
 

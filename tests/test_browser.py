@@ -82,7 +82,8 @@ def test_summary_renders_with_loaded_images_and_every_row_of_grades_csv(browser,
     open_page(browser, out / "summary.html")
     assert_images_load(browser, 2)
     shown = dict(browser.execute_script(TABLE))
-    expected = {name: {key: row[key] for key in ("status", "score", "max_score", *QUESTIONS)} for name, row in rows.items()}
+    expected = {name: {"student": f"{row['name']} ({row['student_id']})" if row["student_id"] else row["name"],
+                       **{key: row[key] for key in ("status", "score", "max_score", *QUESTIONS)}} for name, row in rows.items()}
     assert shown == expected
     assert browser.execute_script(TEXT_BY.format("data-summary"))["count"] == str(len(rows))
     mean = sum(int(row["score"]) for row in rows.values()) / len(rows)
@@ -95,3 +96,21 @@ def test_a_broken_image_would_be_caught(browser, tmp_path):
     open_page(browser, page)
     with pytest.raises(AssertionError, match="did not load"):
         assert_images_load(browser, 1)
+
+
+WIDTHS = """return {page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,
+  tables: Array.from(document.querySelectorAll('table')).map(t => {
+    const box = t.closest('.table-scroll') || t; return [t.className, box.getBoundingClientRect().right]; })};"""
+
+
+def test_summary_shows_what_needs_the_instructor_and_no_table_is_wider_than_the_page(browser, class_reports):
+    """At 1200 px, the page never scrolls sideways: a wide table scrolls inside its own box."""
+    out, results, _ = class_reports
+    open_page(browser, out / "summary.html")
+    attention = browser.execute_script(TEXT_BY.format("data-attention"))
+    assert set(attention) == {r.submission for r in results if r.status == "error" or not r.final}
+    headings = [h.text for h in browser.find_elements("css selector", "h2")]
+    assert "Needs your attention" in headings
+    widths = browser.execute_script(WIDTHS)
+    assert widths["page"] <= widths["window"], widths
+    assert all(right <= widths["window"] for _, right in widths["tables"]), widths

@@ -55,9 +55,18 @@ def test_public_check_messages_name_the_variable_and_the_fix():
 
 
 def test_public_check_of_a_missing_model_says_not_defined():
-    for absent in (None, Ellipsis):
-        with pytest.raises(AssertionError, match="model is not defined"):
-            assert_public("q2_model", model=absent)
+    with pytest.raises(AssertionError, match="model is not defined") as failure:
+        assert_public("q2_model", model=None)
+    assert str(failure.value).count("model is not defined") == 1  # five checks fail, the sentence is said once
+
+
+def test_public_check_of_the_templates_placeholder_says_so():
+    with pytest.raises(AssertionError) as failure:
+        assert_public("q1_load", x_train=Ellipsis, y_train=None, x_test=Ellipsis, y_test=None)
+    text = str(failure.value)
+    assert "x_train still holds the placeholder `...`" in text and "is not defined: run the cell that assigns x_train" not in text
+    assert "y_train is not defined" in text
+    assert len(text.splitlines()) == len(set(text.splitlines()))
 
 
 def test_history_and_iterations_from_a_tiny_fit_and_model_history_fallback():
@@ -82,3 +91,16 @@ def test_arrays_scalars_and_predictions():
     assert describe_scalar("t", float("nan")).problem.startswith("is nan")
     rows = describe_predictions(np.full((3, 10), 0.1))
     assert rows.shape == (3, 10) and rows.max_row_sum_error < 1e-9
+
+
+@pytest.mark.parametrize("build", [
+    lambda: keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax")]),
+    lambda: (lambda inputs: keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(
+        keras.layers.Dense(128, activation="relu")(keras.layers.Flatten()(inputs)))))(keras.Input(shape=(28, 28))),
+], ids=["sequential_with_input", "functional"])
+def test_the_same_network_through_any_public_api_has_the_same_facts(build):
+    """The functional API lists its Input as a layer; the student did not choose it, so it is not described."""
+    facts, lesson = describe_model(build()), describe_model(lesson_model())
+    assert (facts.layers, facts.input_shape, facts.param_count) == (lesson.layers, lesson.input_shape, lesson.param_count)
+    assert_public("q2_model", model=build())

@@ -39,3 +39,34 @@ def test_reference_accuracy_is_recorded_over_five_seeds_and_passes_at_every_one(
     for run in runs:
         assert run["test_accuracy"] >= record["threshold"]
         assert run["score"] == run["max_score"] == 22
+
+
+def test_setup_cell_carries_exactly_the_rubric_and_otters_tests_match_the_masters():
+    """The hand-out's first cell unpacks to this rubric's sources; the Otter tests it writes are Otter Assign's own."""
+    import base64
+    import re
+    import zlib
+
+    import nbformat
+
+    from autograder.rubric.student import is_setup_cell, otter_test_file, package_files
+
+    template = nbformat.read(ROOT / "student_template" / "fashion_mnist_keras.ipynb", as_version=4)
+    source = template.cells[0].source
+    assert is_setup_cell(source)
+    [packed] = re.findall(r'"([A-Za-z0-9+/=]{1000,})"', source)
+    assert json.loads(zlib.decompress(base64.b64decode(packed))) == package_files()
+    for question, test in template.metadata["otter"]["tests"].items():
+        assert otter_test_file(question).strip() == test.strip(), question
+
+
+def test_setup_cell_with_other_code_packed_in_is_not_the_hand_outs():
+    """The integrity scan skips only the exact generated cell: other packed code, or an edit around it, is scanned."""
+    from autograder.rubric.student import is_setup_cell, package_files, setup_cell_source
+
+    files = package_files()
+    assert is_setup_cell(setup_cell_source(files))
+    tampered = {**files, "rubric/public.py": files["rubric/public.py"] + "\nimport os\n"}
+    assert not is_setup_cell(setup_cell_source(tampered))
+    assert not is_setup_cell(setup_cell_source(files).replace("import base64,", "import base64, subprocess,"))
+    assert not is_setup_cell(setup_cell_source(files) + "exec('print(1)')\n")

@@ -108,6 +108,10 @@ KIND_CASES = [
     ("runs dynamic code the scan cannot read", "getattr(model.optimizer, 'iter' + 'ations').assign(15000)"),
     ("runs dynamic code the scan cannot read", "import importlib"),
     ("runs dynamic code the scan cannot read", "m = __import__('o' + 's')"),
+    ("builds or edits a History", "history = types.SimpleNamespace(history={'loss': [0.1] * 10}, params={'epochs': 10})"),
+    ("writes model files itself or defines its own save/fit/predict", "import zipfile"),
+    ("writes model files itself or defines its own save/fit/predict", "import h5py"),
+    ("writes model files itself or defines its own save/fit/predict", "class Model:\n    def save(self, path):\n        pass"),
 ]
 
 

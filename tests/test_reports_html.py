@@ -128,7 +128,8 @@ def test_score_facts_keeps_the_facts_for_the_plots_and_the_ledger_round_trips_th
     result = score_facts(submission, Collected("graded", "", facts), threshold=0.857)
     assert result.facts.grader.confusion_matrix == facts.grader.confusion_matrix
     assert result.facts.grader.accuracy_threshold == 0.857
-    ledger.save(tmp_path, result, "fp")
-    reloaded = ledger.load(tmp_path, "digest", "fp")
+    prints = ledger.Fingerprints("execution", "rubric")
+    ledger.save(tmp_path, result, prints)
+    reloaded = ledger.load(tmp_path, "digest", prints)
     assert reloaded == result and reloaded.facts == result.facts
     assert dataclasses.replace(result, facts=None) == result  # facts never change what a result is

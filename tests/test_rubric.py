@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from autograder.rubric import QUESTIONS, RUBRIC, SubmissionFacts, max_points, run_checks
+from autograder.rubric import QUESTIONS, RUBRIC, SubmissionFacts, checks, max_points, run_checks
 from autograder.rubric.facts import ArrayFacts, LayerFacts, PredictionFacts, ScalarFacts
 from facts_factory import perfect_facts, with_grader, with_history, with_model
 
@@ -215,3 +215,85 @@ def test_history_without_a_model_to_match_earns_no_history_points():
     facts = replace(perfect_facts(), model=replace(perfect_facts().model, defined=False, optimizer_iterations=None))
     message = failed(facts)["10 epochs"]
     assert "records 15,000 training steps but there is no trained model to show them" in message
+
+
+# --- points for verified work, one mistake one deduction (issue 12) ------------------------------
+
+
+def score(facts, question) -> int:
+    return sum(r.score for r in run_checks(facts) if r.question == question)
+
+
+def test_a_constant_test_acc_earns_no_point():
+    """``test_loss, test_acc = 0.01, 0.99``: a fraction, but not what the model scores; only the threshold,
+    which the grader measured itself, is earned."""
+    facts = replace(perfect_facts(), test_acc=ScalarFacts("test_acc", True, None, 0.99))
+    assert score(facts, "q5_evaluate") == 1
+    assert "test_acc is a fraction" not in failed(facts)  # the form is fine: the value is what is wrong
+
+
+def test_an_invented_predictions_array_of_the_right_form_earns_no_point():
+    facts = with_grader(perfect_facts(), argmax_agreement=0.1)  # shape and rows fine, not the model's
+    assert score(facts, "q6_predict") == 0
+
+
+def test_form_checks_carry_no_points_and_every_point_depends_on_the_grader():
+    """A check whose points any invented value could earn is feedback only."""
+    for check in RUBRIC:
+        if check.function in (checks.test_acc_is_a_fraction, checks.predictions_shape, checks.predictions_are_probabilities):
+            assert check.points == 0, check.description
+    assert sum(check.points for check in RUBRIC) == 22
+
+
+@pytest.mark.parametrize("grader_change, lost, words", [
+    (dict(x_train_scaling=None), {"x_train and x_test have the full data set's shapes", "pixels are scaled to [0, 1]"},
+     ["x_train", "Fashion-MNIST's training images", "load_data()"]),
+    (dict(y_test_matches=False), {"y_train and y_test hold one label per image"}, ["y_test", "test labels"]),
+    (dict(x_test_scaling=(0.5 / 255, 0.5)), {"pixels are scaled to [0, 1]"}, ["x_test", "0.001961", "0.5", "255.0"]),
+])
+def test_q1_at_grading_the_arrays_are_compared_with_fashion_mnist(grader_change, lost, words):
+    messages = failed(with_grader(perfect_facts(), **grader_change))
+    assert set(messages) == lost
+    for word in words:
+        assert any(word in message for message in messages.values()), (word, messages)
+
+
+def test_q1_on_the_students_side_checks_the_form_only():
+    facts = replace(perfect_facts(), grader=None)
+    assert not [r for r in run_checks(facts, include_hidden=False) if not r.passed]
+
+
+def test_a_slice_of_the_data_costs_the_shape_check_only():
+    sliced = ArrayFacts("x_train", True, None, (2000, 28, 28), "float64", "f", 0.0, 1.0)
+    messages = failed(with_grader(replace(perfect_facts(), x_train=sliced), x_train_scaling=None))
+    assert set(messages) == {"x_train and x_test have the full data set's shapes"}
+
+
+def test_unscaled_pixels_cost_q1_scaling_points_only_when_the_model_is_evaluated_on_them():
+    """The grader evaluated the model on x_test as the student prepared it (raw pixels): only q1 is charged."""
+    raw = dict(dtype="uint8", dtype_kind="u", maximum=255.0)
+    facts = replace(perfect_facts(), x_train=replace(perfect_facts().x_train, **raw), x_test=replace(perfect_facts().x_test, **raw))
+    facts = with_grader(facts, x_train_scaling=(1.0, 0.0), x_test_scaling=(1.0, 0.0), evaluated_on="x_test as the notebook prepared it (pixels x 1)")
+    assert set(failed(facts)) == {"images are floating point", "pixels are scaled to [0, 1]"}
+    assert sum(r.score for r in run_checks(facts)) == 20
+
+
+@pytest.mark.parametrize("scaling_layer", ["Rescaling", "Lambda"])
+def test_scaling_inside_the_model_is_not_charged_again_in_q2(scaling_layer):
+    facts = with_model(perfect_facts(), layers=(LayerFacts(scaling_layer),) + perfect_facts().model.layers)
+    assert failed(facts) == {}
+
+
+def test_hidden_check_messages_say_which_test_images_the_grader_used():
+    facts = with_grader(perfect_facts(), argmax_agreement=0.5, evaluated_on="x_test as the notebook prepared it (pixels x 1)")
+    assert "pixels x 1" in failed(facts)["argmax agrees with the grader's predictions"]
+
+
+def test_readmes_rubric_table_is_the_rubric():
+    """README's "What is graded" table lists every check, its points and where it runs, in order."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = [line.split(" | ") for line in readme.splitlines() if line.startswith("| `q") and line.count(" | ") == 3]
+    table = [(question.strip("| `"), check, int(points), runs.rstrip(" |") == "at grading only") for question, check, points, runs in rows]
+    assert table == [(c.question, c.description, c.points, c.hidden) for c in RUBRIC]

@@ -1,14 +1,15 @@
 """The student's side in a real kernel: grader.check is fast and honest, and a renamed notebook exports.
 
-The cells run are the template's own locked cells (init, check, export) in a folder laid out
-as handed out, with the notebook renamed. Nothing is trained.
+The cells run are the template's own locked cells (init, check, export) in a folder holding
+what is handed out, the notebook alone, renamed. Nothing is trained.
 """
 
 import time
 import zipfile
 
 import pytest
-from student_side import RENAMED, answers, check_cell, export_cell, run_cells, solved_student_folder, template_cell, text_of
+from student_side import (RENAMED, answers, check_cell, export_cell, export_solved_notebook, run_cells, solved_student_folder,
+                          template_cell, text_of)
 
 from autograder.trusted.load_submission import find_submissions, read_notebook
 from autograder.rubric import run_checks
@@ -43,8 +44,8 @@ def test_q2_check_answers_within_a_second_with_the_honest_wording(session):
     seconds = float(text_of(cells[4]).split()[2])
     assert seconds < 1.0, f"grader.check('q2_model') took {seconds} s"
     shown = text_of(cells[3])
-    assert "q2_model: public checks passed (5 of 5)" in shown
-    assert "Hidden checks, including the accuracy threshold, run only when your notebook is graded." in shown
+    assert "q2_model: public checks passed (5 of 5). This question has no hidden checks" in shown
+    assert "Hidden checks" not in shown  # q2 has none: the summary does not talk about them
     for cell in cells:
         assert "All test cases passed" not in text_of(cell) and "passed!" not in text_of(cell)
 
@@ -69,9 +70,17 @@ def test_check_of_a_question_with_hidden_checks_names_them(session):
     assert "test accuracy reaches the threshold" in shown
 
 
-def test_renamed_notebook_exports_a_zip_the_grader_reads_without_training(session):
-    folder, cells, seconds = session
-    [archive] = folder.glob("*.zip")
+def test_export_refuses_a_saved_file_older_than_the_answers_run(session):
+    folder, cells, _ = session
+    shown = text_of(cells[9])  # cells were run (the wrong model...) that the saved file does not hold
+    assert shown.startswith(f"Not exported: the saved file {RENAMED} is older than your answers"), shown
+    assert "Save the notebook (File > Save" in shown and not list(folder.glob("*.zip"))
+
+
+def test_renamed_notebook_exports_a_zip_the_grader_reads_without_training(tmp_path):
+    started = time.monotonic()
+    archive = export_solved_notebook(tmp_path)
+    seconds = time.monotonic() - started
     assert archive.name.startswith(RENAMED.removesuffix(".ipynb"))
     with zipfile.ZipFile(archive) as contents:
         notebooks = [name for name in contents.namelist() if name.endswith(".ipynb")]
@@ -83,9 +92,26 @@ def test_renamed_notebook_exports_a_zip_the_grader_reads_without_training(sessio
     assert all(answer in code for answer in answers().values())
 
 
-def test_init_cell_names_no_file_and_the_grader_skips_it():
-    from autograder.execution.runner import _is_otter_cell
+def test_init_cell_is_the_generated_setup_cell_and_names_no_file():
+    from autograder.rubric.student import is_setup_cell
 
     source = template_cell("init")
-    assert "otter.Notebook()" in source and ".ipynb" not in source
-    assert _is_otter_cell(source)  # never run by the grader, which has no rubric folder
+    assert is_setup_cell(source) and ".ipynb" not in source
+    assert source.startswith("#@title ") and len(source.splitlines()) < 30  # a Colab form: the packed checks hidden
+
+
+def test_fit_run_twice_says_the_grader_runs_the_notebook_once_from_the_top():
+    """Student side (no grader facts): restart and run all clears it. Graded: the notebook itself fits twice."""
+    from dataclasses import replace
+
+    from facts_factory import perfect_facts
+
+    from autograder.rubric.checks import trained_once
+
+    facts = perfect_facts()
+    twice = replace(facts, model=replace(facts.model, optimizer_iterations=30_000))
+    student = trained_once(replace(twice, grader=None))
+    assert "model took 30,000 training steps but expected 15,000" in student
+    assert "the grader runs your notebook once from the top" in student and "Restart & Run All" in student
+    graded = trained_once(twice)
+    assert "run from the top, the notebook trains the same model more than once" in graded and "Restart" not in graded

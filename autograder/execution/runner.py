@@ -15,8 +15,9 @@ that cell is graded (as nbgrader interrupts a hung cell). The limits are the sha
 wall-clock budget, the output size, memory (a ``MemoryError`` under the sandbox's memory
 limit), disk, processes, and the kernel dying. After a death, or when the export failed or
 was interrupted, a fresh kernel replays the cells before the stopped one, then exports.
-Cells that only call Otter (``grader.check``, ``grader.export``) are skipped: grading runs
-the checks itself, in a process the student's code never touched.
+Cells that only call Otter (``grader.check``, ``grader.export``) and the hand-out's own setup
+cell (exactly as generated: ``rubric.student.is_setup_cell``) are skipped: grading runs the
+checks itself, in a process the student's code never touched.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from nbclient.exceptions import CellExecutionComplete, DeadKernelError
 from traitlets import default
 
 from ..limits import Limits
+from ..rubric.student import is_setup_cell
 from ..sandbox.cells import SETTLE_SOURCE, export_source, setup_source
 from ..text import shorten
 from . import bubblewrap
@@ -165,6 +167,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
     student = [
         (number, cell) for number, cell in enumerate(notebook.cells, start=1)
         if cell.cell_type == "code" and cell.source.strip() and not _is_otter_cell(cell.source)
+        and not is_setup_cell(cell.source)  # the hand-out's own first cell: it only sets up grader.check
     ]
     numbers = [None] + [number for number, _ in student] + [None]  # the student's own cell numbers
     runnable = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})

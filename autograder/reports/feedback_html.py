@@ -25,6 +25,8 @@ def feedback_html(result: SubmissionResult, reference: dict[str, list[float]] | 
     ]
     if result.message:
         body.append(f'<div class="message">{escape(result.message)}</div>')
+    if not result.is_grade:  # superseded: its own results are not the grade, so none are shown
+        return page(f"Feedback for {result.submission}", "\n".join(body))
     body.append(_points_table(result))
     body += [_question_section(question) for question in result.questions]
     body += ["<h2>Training</h2>", _curves(result, reference)]
@@ -44,7 +46,7 @@ def _points_table(result: SubmissionResult) -> str:
 def _question_section(question: QuestionResult) -> str:
     heading = f"<h2>{escape(question.name)}: {question.score} / {question.max_score}</h2>"
     if not question.checks:
-        return heading + note("Not graded: the notebook could not be run (see the message at the top).")
+        return heading + note("Not graded: the notebook could not be run (see the message at the top).") + _adjustments(question)
     items = []
     for check in question.checks:
         mark, css = ("&#10004;", "pass") if check.passed else ("&#10008;", "fail")
@@ -53,7 +55,23 @@ def _question_section(question: QuestionResult) -> str:
         if not check.passed:
             text += f'<br><span class="fail">{escape(check.message)}</span>'
         items.append(f"<li>{text}</li>")
-    return heading + f'<ul class="checks">{"".join(items)}</ul>'
+    return heading + f'<ul class="checks">{"".join(items)}</ul>' + _adjustments(question)
+
+
+def _adjustments(question: QuestionResult) -> str:
+    """Your instructor's overrides of this question, with their reasons."""
+    if not question.adjustments:
+        return ""
+    items = "".join(
+        f'<li data-adjustment="{escape(question.name)}">{_signed(a.points)} point(s)'
+        f'{f" on &ldquo;{escape(a.check)}&rdquo;" if a.check else ""}: {escape(a.reason)}</li>'
+        for a in question.adjustments
+    )
+    return f'<p>Adjusted by your instructor:</p><ul class="adjustments">{items}</ul>'
+
+
+def _signed(points: float) -> str:
+    return f"+{points:g}" if points >= 0 else f"{points:g}"
 
 
 def _curves(result: SubmissionResult, reference) -> str:

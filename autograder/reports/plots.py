@@ -7,8 +7,17 @@ reports) and returns a string ready for an ``<img src>``.
 from __future__ import annotations
 
 import base64
+import contextlib
+import contextvars
+import functools
+import hashlib
 import io
+import json
+import os
+import tempfile
+from pathlib import Path
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -22,6 +31,48 @@ def png_data_uri(figure: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+CACHE_FOLDER = "plot_cache"  # in a submission's output folder (see ``cached_in``)
+_CACHE: contextvars.ContextVar[Path | None] = contextvars.ContextVar("plot_cache", default=None)
+# A drawn plot is reused only while this file and matplotlib are the same: either may change the picture.
+_DRAWING = hashlib.sha256(Path(__file__).read_bytes() + matplotlib.__version__.encode()).hexdigest()[:16]
+
+
+@contextlib.contextmanager
+def cached_in(folder: Path):
+    """Within it, a submission's plots are kept in ``folder``, keyed by what they draw, and reused.
+
+    A rescore leaves a submission's facts, hence its plots, as they were, and drawing them is most
+    of what rewriting its feedback costs (about a second on a busy core; BENCHMARKS.md, Rescoring).
+    """
+    token = _CACHE.set(Path(folder))
+    try:
+        yield
+    finally:
+        _CACHE.reset(token)
+
+
+def _kept(function):
+    """``function``'s PNG from the cache folder in force when its inputs were drawn before; drawn and kept otherwise."""
+    @functools.wraps(function)
+    def draw_or_reuse(*args):
+        folder = _CACHE.get()
+        if folder is None:
+            return function(*args)
+        key = hashlib.sha256(json.dumps([_DRAWING, function.__name__, args], default=list).encode()).hexdigest()[:32]
+        path = folder / f"{function.__name__}-{key}.txt"
+        with contextlib.suppress(OSError):
+            return path.read_text(encoding="ascii")
+        uri = function(*args)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.")
+        with os.fdopen(handle, "w", encoding="ascii") as stream:
+            stream.write(uri)
+        os.replace(temporary, path)
+        return uri
+    return draw_or_reuse
+
+
+@_kept
 def learning_curves(student: dict[str, list[float]], reference: dict[str, list[float]] | None) -> str:
     """Training and validation accuracy per epoch: the student's, and beside it the reference's."""
     panels = [("Your model", student)] + ([("Reference solution", reference)] if reference else [])
@@ -40,6 +91,7 @@ def learning_curves(student: dict[str, list[float]], reference: dict[str, list[f
     return png_data_uri(figure)
 
 
+@_kept
 def confusion_matrix(matrix) -> str:
     """Rows are the true classes, columns the model's; each cell counts test images."""
     figure = Figure(figsize=(7.5, 6.5), layout="constrained")

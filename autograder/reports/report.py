@@ -18,7 +18,7 @@ from ..rubric import QUESTIONS
 
 # The files of a submission's output folder (``submission_folder``); ``ledger.RECORD`` is the ledger's own.
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
-GRADES_COLUMNS = ("submission", "status", "score", "max_score", *QUESTIONS, "message", "flags")
+GRADES_COLUMNS = ("submission", "student_id", "name", "status", "score", "max_score", *QUESTIONS, "message", "flags")
 READABLE_NAME_LENGTH = 80
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -53,9 +53,12 @@ def grades_csv(results: list[SubmissionResult]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADES_COLUMNS)
     for result in results:
+        scores = (result.score, result.max_score, *(result.question_score(name) for name in QUESTIONS))
+        if not result.is_grade:  # a superseded submission or a missing student: listed, not scored
+            scores = ("", result.max_score, *("" for _ in QUESTIONS))
         writer.writerow([_cell(value) for value in (
-            result.submission, result.status, result.score, result.max_score,
-            *(result.question_score(name) for name in QUESTIONS), result.message, "; ".join(result.flags),
+            result.submission, result.student_id, result.name, result.status, *scores, result.message,
+            "; ".join(result.flags),
         )])
     return buffer.getvalue()
 
@@ -94,12 +97,20 @@ def gradescope_results(result: SubmissionResult) -> dict:
                 "output": "\n".join(_check_line(check) for check in checks) or result.message,
                 "visibility": visibility,
             })
+        tests += [_adjustment_test(adjustment) for adjustment in question.adjustments]  # after the checks they adjust
     return {
         "score": result.score,
         "output": f"status: {result.status}" + (f"\n{result.message}" if result.message else ""),
         "visibility": "visible",
         "tests": tests,
     }
+
+
+def _adjustment_test(adjustment) -> dict:
+    """An override as a test of its own: Gradescope adds its score, and shows the reason as its output."""
+    what = f"{adjustment.question}: {adjustment.check}" if adjustment.check else adjustment.question
+    return {"name": f"{what} (adjusted by your instructor)", "score": adjustment.points, "max_score": 0,
+            "output": adjustment.reason, "visibility": "visible"}
 
 
 def gradescope_failure(output: str) -> dict:
@@ -109,15 +120,36 @@ def gradescope_failure(output: str) -> dict:
 
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
     folder = submission_folder(out_dir, result.submission)
-    write_atomic(folder / RESULTS_FILE, json.dumps(gradescope_results(result), indent=2) + "\n")
+    write_atomic(folder / RESULTS_FILE, _results_text(result))
     write_atomic(folder / FEEDBACK_FILE, feedback_html(result, reference_curves()))
     return folder
 
 
+def refresh_submission_reports(result: SubmissionResult, out_dir: Path) -> bool:
+    """Rewrite the reports of ``result`` when what it now says (an override, superseded) differs from the files.
+
+    results.json changes with every score, status or override, so comparing it tells whether the
+    feedback page, costlier to draw, is stale too; an unchanged submission costs one small read.
+    """
+    folder = submission_folder(out_dir, result.submission)
+    try:
+        if (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result) and (folder / FEEDBACK_FILE).is_file():
+            return False
+    except OSError:
+        pass
+    write_submission_reports(result, out_dir)
+    return True
+
+
+def _results_text(result: SubmissionResult) -> str:
+    return json.dumps(gradescope_results(result), indent=2) + "\n"
+
+
 def format_table(results: list[SubmissionResult]) -> str:
-    header = ["submission", "status", "score", *QUESTIONS]
+    header = ["submission", "student", "status", "score", *QUESTIONS]
     rows = [
-        [r.submission, r.status, f"{r.score}/{r.max_score}", *(str(r.question_score(q)) for q in QUESTIONS)]
+        [r.submission or "-", r.name or r.student_id or "-", r.status,
+         f"{r.score}/{r.max_score}" if r.is_grade else "-", *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
         for r in results
     ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]

@@ -29,32 +29,39 @@ FLAGS_EXPLAINED = (
 )
 
 
-def write_class_summary(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = ()) -> Path:
+def write_class_summary(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (),
+                        unmatched: list[str] = ()) -> Path:
     path = Path(out_dir) / SUMMARY_FILE
-    write_atomic(path, summary_html(results, Path(out_dir), notes=notes))
+    write_atomic(path, summary_html(results, Path(out_dir), notes=notes, unmatched=unmatched))
     return path
 
 
-def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = ()) -> str:
-    """The page; ``notes`` say what this machine did not enforce (the console says them too, once)."""
+def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (), unmatched: list[str] = ()) -> str:
+    """The page; ``notes`` say what this machine did not enforce (the console says them too, once);
+    ``unmatched`` are the submissions that match nobody on the roster."""
+    everything, graded = results, [result for result in results if result.is_grade]
     body = ["<h1>Class summary</h1>", _headline(results), _legend()]
     if notes:
         items = "".join(f"<li>{escape(line)}</li>" for line in notes)
         body += ["<h2>Limits this machine did not enforce</h2>", f'<ul class="notes">{items}</ul>']
+    if unmatched or any(result.status == "missing" for result in results):
+        body += ["<h2>Roster</h2>", _roster(results, unmatched)]
+    body += ["<h2>Overrides</h2>", _overrides(results)]
+    results = graded  # from here on, only rows that hold a grade: statistics leave out superseded and missing
     body += ["<h2>Needs your attention</h2>", _attention(results)]
     body += ["<h2>Flagged for review</h2>", _flagged(results)]
     body += ["<h2>Scores</h2>", _histogram(results)]
     body += ["<h2>Pass rate per check</h2>", _pass_rates(results)]
     body += ["<h2>Most common failure messages</h2>", _failures(results)]
     body += ["<h2>Stopped or not graded</h2>", _problems(results)]
-    body += ["<h2>All submissions</h2>", _table(results, out_dir)]
+    body += ["<h2>All submissions</h2>", _table(everything, out_dir)]
     return page("Class summary", "\n".join(body))
 
 
 def _headline(results) -> str:
     counts = Counter(result.status for result in results)
     statuses = ", ".join(f"{counts[status]} {status}" for status in STATUSES if counts[status])
-    scores = [result.score for result in results]
+    scores = [result.score for result in results if result.is_grade]
     maximum = results[0].max_score if results else 0
     averages = (f" Mean score <span data-summary=\"mean\">{statistics.mean(scores):.1f}</span> / {maximum}, "
                 f"median {statistics.median(scores):g}.") if scores else ""
@@ -64,6 +71,34 @@ def _headline(results) -> str:
 def _legend() -> str:
     items = "".join(f"<li><strong>{escape(status)}</strong>: {escape(STATUS_MEANINGS[status])}</li>" for status in STATUSES)
     return f'<ul class="legend">{items}</ul>'
+
+
+def _roster(results, unmatched) -> str:
+    """Who the roster expected and did not get, and what came in from someone not on it."""
+    parts = []
+    missing = [r for r in results if r.status == "missing"]
+    if missing:
+        items = "".join(f'<li data-missing="{escape(r.student_id)}">{escape(r.name)} ({escape(r.student_id)})</li>' for r in missing)
+        parts.append(f"<p>{len(missing)} student(s) on the roster have no submission:</p><ul>{items}</ul>")
+    if unmatched:
+        items = "".join(f'<li data-unmatched="{escape(name)}">{escape(name)}</li>' for name in unmatched)
+        parts.append(f"<p>{len(unmatched)} submission(s) match nobody on the roster: they are graded, with an empty "
+                     f"student_id, and left out of canvas.csv. Rename the folder or file after the student's id, or add "
+                     f"the student to the roster.</p><ul>{items}</ul>")
+    return "".join(parts)
+
+
+def _overrides(results) -> str:
+    rows = "".join(
+        f'<tr data-override="{escape(r.submission)}"><td>{escape(r.submission)}</td><td>{escape(r.name or r.student_id)}</td>'
+        f"<td>{escape(a.question)}</td><td>{escape(a.check)}</td>"
+        f'<td class="number">{"+" if a.points >= 0 else ""}{a.points:g}</td><td>{escape(a.reason)}</td></tr>'
+        for r in results if r.status != "superseded" for a in r.adjustments
+    )
+    if not rows:
+        return note("None: every score is the rubric's own.")
+    return scrolling('<table class="overrides"><tr><th>submission</th><th>student</th><th>question</th><th>check</th>'
+                     f'<th class="number">change</th><th>reason</th></tr>{rows}</table>')
 
 
 def _attention(results) -> str:
@@ -162,15 +197,24 @@ def _table(results, out_dir: Path) -> str:
     header = "".join(f'<th class="number">{escape(q)}</th>' for q in QUESTIONS)
     rows = []
     for result in results:
-        link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()
+        shown = (lambda value: value) if result.is_grade else (lambda value: "")  # superseded, missing: no score
         cells = "".join(
-            f'<td class="number" data-question="{escape(q)}">{result.question_score(q)}</td>' for q in QUESTIONS
+            f'<td class="number" data-question="{escape(q)}">{shown(result.question_score(q))}</td>' for q in QUESTIONS
         )
         rows.append(
-            f'<tr data-submission="{escape(result.submission)}"><td><a href="{escape(link)}">{escape(result.submission)}</a></td>'
+            f'<tr data-submission="{escape(result.submission)}"><td>{_feedback_link(result, out_dir)}</td>'
+            f'<td data-column="student">{escape(result.name)}{f" ({escape(result.student_id)})" if result.student_id else ""}</td>'
             f'<td data-column="status">{escape(result.status)}</td>'
-            f'<td class="number" data-column="score">{result.score}</td><td class="number" data-column="max_score">{result.max_score}</td>'
+            f'<td class="number" data-column="score">{shown(result.score)}</td><td class="number" data-column="max_score">{result.max_score}</td>'
             f"{cells}</tr>"
         )
-    return scrolling(f'<table class="submissions"><tr><th>submission</th><th>status</th><th class="number">score</th>'
+    return scrolling(f'<table class="submissions"><tr><th>submission</th><th>student</th><th>status</th><th class="number">score</th>'
                      f'<th class="number">of</th>{header}</tr>{"".join(rows)}</table>')
+
+
+def _feedback_link(result: SubmissionResult, out_dir: Path) -> str:
+    if not result.submission:  # a missing student: nothing to link to
+        return ""
+    link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()
+    return f'<a href="{escape(link)}">{escape(result.submission)}</a>'
+

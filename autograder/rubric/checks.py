@@ -52,14 +52,16 @@ class CheckResult:
 # --- helpers that phrase the common failures -----------------------------------------------
 
 
-def _not_defined(name: str) -> str:
+def _not_defined(name: str, placeholder: bool = False) -> str:
+    if placeholder:  # the template's `x_train = ...` was run but not yet replaced
+        return f"{name} still holds the placeholder `...`: replace the `...` with your code, then run that cell"
     return f"{name} is not defined: run the cell that assigns {name} (and every cell above it)"
 
 
 def _unusable(name: str, variable, hint: str) -> str | None:
     """The message for a variable that is missing or not usable at all (a list, a string...)."""
     if not variable.defined:
-        return _not_defined(name)
+        return _not_defined(name, variable.placeholder)
     if variable.problem:
         return f"{name} {variable.problem}: {hint}"
     return None
@@ -71,7 +73,7 @@ def _array_unusable(array: ArrayFacts) -> str | None:
 
 def _model_unusable(model: ModelFacts) -> str | None:
     if not model.defined:
-        return _not_defined("model")
+        return _not_defined("model", model.placeholder)
     if model.problem:
         return f"model {model.problem}: build it with Sequential([...])"
     return None
@@ -96,19 +98,39 @@ def _shape_problem(array: ArrayFacts, expected: tuple[int, ...], hint: str) -> s
     return None
 
 
+def _not_the_data(array: ArrayFacts, verified, what: str, hint: str) -> str | None:
+    """At grading, the grader compared ``array`` with load_data()'s value by value (``verified``)."""
+    if verified is None or verified is False:
+        return f"{array.name} has the expected shape but does not hold Fashion-MNIST's {what} in load_data()'s order: {hint}"
+    return None
+
+
 def image_shapes(facts: SubmissionFacts) -> str | None:
     hint = "load the full data set with fashion_mnist.load_data() and do not reshape or slice it"
-    return _first(
+    shapes = _first(
         _shape_problem(facts.x_train, (TRAIN_IMAGES, 28, 28), hint),
         _shape_problem(facts.x_test, (TEST_IMAGES, 28, 28), hint),
+    )
+    if shapes or facts.grader is None:  # the student's check sees only the shapes
+        return shapes
+    hint = "keep the images fashion_mnist.load_data() returns (scaling them is fine) and do not shuffle or edit them"
+    return _first(
+        _not_the_data(facts.x_train, facts.grader.x_train_scaling, "training images", hint),
+        _not_the_data(facts.x_test, facts.grader.x_test_scaling, "test images", hint),
     )
 
 
 def label_shapes(facts: SubmissionFacts) -> str | None:
     hint = "keep one integer label per image, exactly as fashion_mnist.load_data() returns them"
-    return _first(
+    shapes = _first(
         _shape_problem(facts.y_train, (TRAIN_IMAGES,), hint),
         _shape_problem(facts.y_test, (TEST_IMAGES,), hint),
+    )
+    if shapes or facts.grader is None:
+        return shapes
+    return _first(
+        _not_the_data(facts.y_train, facts.grader.y_train_matches, "training labels", hint),
+        _not_the_data(facts.y_test, facts.grader.y_test_matches, "test labels", hint),
     )
 
 
@@ -138,6 +160,16 @@ def images_are_scaled(facts: SubmissionFacts) -> str | None:
                 f"{array.name} {observed} but expected the brightest pixel to be exactly 1: "
                 f"divide by 255.0 (the largest pixel value), once"
             )
+    if facts.grader is not None:  # at grading: the values themselves, not only their range
+        checked = ((facts.x_train, facts.grader.x_train_scaling, TRAIN_IMAGES), (facts.x_test, facts.grader.x_test_scaling, TEST_IMAGES))
+        for array, scaling, images in checked:
+            if scaling is None:
+                if array.shape != (images, 28, 28):
+                    continue  # a slice of the data cannot be compared value by value: the shape check charges it
+                return f"{array.name} is in [0, 1] but is not load_data()'s images divided by 255: divide the pixels by 255.0"
+            if abs(scaling[0] * 255 - 1) > 1e-6 or abs(scaling[1]) > 1e-6:
+                return (f"{array.name} is pixels x {scaling[0]:.4g} + {scaling[1]:.4g} but expected pixels / 255: "
+                        f"divide the pixels by 255.0 and nothing else")
     return None
 
 
@@ -148,10 +180,14 @@ def _dense_layers(model: ModelFacts):
     return [layer for layer in model.layers if layer.type == "Dense"]
 
 
+# Scaling inside the model instead of the arrays is charged once, by q1's scaling checks.
+SCALING_LAYERS = ("Rescaling", "Lambda")
+
+
 def layer_types(facts: SubmissionFacts) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
-    observed = [layer.type for layer in facts.model.layers]
+    observed = [layer.type for layer in facts.model.layers if layer.type not in SCALING_LAYERS]
     if observed != ["Flatten", "Dense", "Dense"]:
         return (
             f"model has layers {observed} but expected ['Flatten', 'Dense', 'Dense']: "
@@ -191,7 +227,8 @@ def input_shape(facts: SubmissionFacts) -> str | None:
     if observed != (None, 28, 28):
         return (
             f"model has input shape {observed} but expected (None, 28, 28): "
-            f"give the first layer input_shape=(28, 28), one 28x28 image per example"
+            f"start the model with keras.Input(shape=(28, 28)) or give Flatten input_shape=(28, 28), "
+            f"one 28x28 image per example"
         )
     return None
 
@@ -201,7 +238,8 @@ def parameter_count(facts: SubmissionFacts) -> str | None:
         return unusable
     observed = facts.model.param_count
     if observed is None:
-        return "model has not been built, so it has no parameters yet: give Flatten input_shape=(28, 28)"
+        return ("model has not been built, so it has no parameters yet: start the model with "
+                "keras.Input(shape=(28, 28)) or give Flatten input_shape=(28, 28)")
     if observed != PARAMETERS:
         return (
             f"model has {observed:,} parameters but expected {PARAMETERS:,}: "
@@ -264,6 +302,8 @@ def metrics_include_accuracy(facts: SubmissionFacts) -> str | None:
 def _history_problem(facts: SubmissionFacts) -> str | None:
     history = facts.history
     if not history.defined:
+        if history.placeholder:
+            return "history still holds the placeholder `...`: assign history = model.fit(...) and run that cell"
         return (
             "history is not defined and model.history holds no training record: "
             "assign history = model.fit(...)"
@@ -325,6 +365,17 @@ def trained_once(facts: SubmissionFacts) -> str | None:
     expected = EPOCHS * STEPS_PER_EPOCH
     if observed != expected:
         shown = "no" if not observed else f"{observed:,}"
+        if observed and observed > expected and facts.grader is not None:  # graded: one run from the top did this
+            return (
+                f"model took {shown} training steps but expected {expected:,} (10 epochs x 1,500 steps): "
+                f"run from the top, the notebook trains the same model more than once; call model.fit once"
+            )
+        if observed and observed > expected:  # in the student's kernel: usually the fit cell run twice
+            return (
+                f"model took {shown} training steps but expected {expected:,} (10 epochs x 1,500 steps): "
+                f"re-running the fit cell trains the same model further; the grader runs your notebook once "
+                f"from the top, so restart and run all (Kernel > Restart & Run All) to clear this"
+            )
         return (
             f"model took {shown} training steps but expected {expected:,} (10 epochs x 1,500 steps): "
             f"compile and fit the same model once; re-running the fit cell trains it further"
@@ -361,10 +412,14 @@ def test_acc_matches_grader(facts: SubmissionFacts) -> str | None:
     observed, expected = facts.test_acc.value, facts.grader.test_accuracy
     if abs(observed - expected) > ACCURACY_TOLERANCE:
         return (
-            f"test_acc is {observed:.4f} but the grader's evaluation of model on the test set gives "
-            f"{expected:.4f}: compute test_acc with model.evaluate(x_test, y_test) on the scaled x_test"
+            f"test_acc is {observed:.4f} but the grader's evaluation of model on {_evaluated_on(facts)} gives "
+            f"{expected:.4f}: compute test_acc with model.evaluate(x_test, y_test) after training, and do not change it"
         )
     return None
+
+
+def _evaluated_on(facts: SubmissionFacts) -> str:
+    return facts.grader.evaluated_on or "the test set"
 
 
 def accuracy_above_threshold(facts: SubmissionFacts) -> str | None:
@@ -376,7 +431,7 @@ def accuracy_above_threshold(facts: SubmissionFacts) -> str | None:
     if observed is None or observed < threshold:
         shown = "no accuracy" if observed is None else f"{observed:.4f}"
         return (
-            f"model reaches {shown} on the test set but expected at least {threshold:.4f}: "
+            f"model reaches {shown} on {_evaluated_on(facts)} but expected at least {threshold:.4f}: "
             f"train the lesson's model on the scaled data for 10 epochs"
         )
     return None
@@ -422,8 +477,8 @@ def predictions_match_model(facts: SubmissionFacts) -> str | None:
     if agreement is None or agreement < MIN_ARGMAX_AGREEMENT:
         shown = "none" if agreement is None else f"{agreement:.1%}"
         return (
-            f"predictions pick the same class as the grader's predictions of model on {shown} of test images "
-            f"but expected all of them: compute predictions = model.predict(x_test) with the trained model"
+            f"predictions pick the same class as the grader's predictions of model on {shown} of {_evaluated_on(facts)} "
+            f"but expected all of them: compute predictions = model.predict(x_test) with the trained model, after training"
         )
     return None
 
@@ -445,12 +500,14 @@ RUBRIC: tuple[Check, ...] = (
     Check("q4_fit", "1,500 steps per epoch (batch size 32, validation split 0.2)", 1, False, steps_per_epoch),
     Check("q4_fit", "validation metrics recorded", 1, False, validation_recorded),
     Check("q4_fit", "model trained exactly 10 x 1,500 steps", 1, False, trained_once),
-    Check("q5_evaluate", "test_acc is a fraction", 1, False, test_acc_is_a_fraction),
-    Check("q5_evaluate", "test_acc matches the grader's evaluation", 1, True, test_acc_matches_grader),
+    # Feedback only (0 points): any constant passes it. The points are for the verified value.
+    Check("q5_evaluate", "test_acc is a fraction", 0, False, test_acc_is_a_fraction),
+    Check("q5_evaluate", "test_acc matches the grader's evaluation", 2, True, test_acc_matches_grader),
     Check("q5_evaluate", "test accuracy reaches the threshold", 1, True, accuracy_above_threshold),
-    Check("q6_predict", "predictions have shape (10000, 10)", 1, False, predictions_shape),
-    Check("q6_predict", "rows are probability distributions", 1, False, predictions_are_probabilities),
-    Check("q6_predict", "argmax agrees with the grader's predictions", 1, True, predictions_match_model),
+    # Feedback only: an invented array of the right form passes both. The points are for agreeing with the model.
+    Check("q6_predict", "predictions have shape (10000, 10)", 0, False, predictions_shape),
+    Check("q6_predict", "rows are probability distributions", 0, False, predictions_are_probabilities),
+    Check("q6_predict", "argmax agrees with the grader's predictions", 3, True, predictions_match_model),
 )
 
 

@@ -26,6 +26,7 @@ class ArrayFacts:
     dtype_kind: str | None = None  # numpy's dtype.kind: 'f', 'u', 'i', ...
     minimum: float | None = None
     maximum: float | None = None
+    placeholder: bool = False  # it still holds the template's `...`, as opposed to never assigned
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class ModelFacts:
     loss: str | None = None  # normalised: 'sparse_categorical_crossentropy', ...
     metrics: tuple[str, ...] = ()  # normalised: 'accuracy', ...
     optimizer_iterations: int | None = None  # training steps taken so far
+    read_from_file: bool = False  # True: read from the saved file as data (safe mode refused it), never run
+    placeholder: bool = False  # it still holds the template's `...`, as opposed to never assigned
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class HistoryFacts:
     metric_names: tuple[str, ...] = ()
     train_accuracy: tuple[float, ...] = ()
     val_accuracy: tuple[float, ...] = ()
+    placeholder: bool = False  # it still holds the template's `...`, as opposed to never assigned
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class ScalarFacts:
     defined: bool = False
     problem: str | None = None
     value: float | None = None
+    placeholder: bool = False  # it still holds the template's `...`, as opposed to never assigned
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ class PredictionFacts:
     shape: tuple[int, ...] | None = None
     minimum: float | None = None
     max_row_sum_error: float | None = None  # max |sum(row) - 1|
+    placeholder: bool = False  # it still holds the template's `...`, as opposed to never assigned
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,14 @@ class GraderFacts:
     argmax_agreement: float | None = None  # share of rows where predictions agree with the grader's
     accuracy_threshold: float | None = None
     confusion_matrix: tuple[tuple[int, ...], ...] | None = None  # rows: true class, columns: the model's class
+    # How the student's arrays relate to Fashion-MNIST as load_data() returns it, checked value by value:
+    # (a, b) when the array is a * pixels + b (a rescaling, raw pixels being (1, 0)); None when it is not
+    # those images in that order, or could not be compared.
+    x_train_scaling: tuple[float, ...] | None = None
+    x_test_scaling: tuple[float, ...] | None = None
+    y_train_matches: bool | None = None  # equal to load_data()'s labels
+    y_test_matches: bool | None = None
+    evaluated_on: str | None = None  # which test images the grader gave the model, in the student's words
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,15 @@ Runs in the inspector process (``inspector``), which never runs student code. It
 host's private copy of the export (``execution.run`` made it through ``safe_files``; ``refused``
 says which files could not be copied and why), validates every file before use, reads arrays
 without pickles, loads the model with Keras' safe mode (no arbitrary code), describes it, and
-evaluates it on the grader's own copy of the test set. The result is the submission's facts
-with the model and the grader's figures filled in from what it measured; ``ExportUnreadable``
-when the export cannot be used at all.
+evaluates it. The result is the submission's facts with the model and the grader's figures
+filled in from what it measured; ``ExportUnreadable`` when the export cannot be used at all.
+
+One mistake, one deduction: the grader compares the student's arrays with Fashion-MNIST value
+by value. When ``x_test`` is the real test images under a rescaling (raw pixels, divided by
+another constant, standardised), the model is evaluated on the images as the student prepared
+them, so a scaling mistake costs q1's scaling points and nothing downstream; anything else is
+evaluated on the grader's own scaled copy. A model safe mode refuses still gets its structure,
+compile and training facts from the saved file read as data (``keras_file``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,10 @@ import numpy as np
 from ..exceptions import ExportUnreadable
 from ..limits import Limits
 from ..text import shorten
+from .keras_file import read_saved_model
 from .safe_files import MissingFile, load_json, read_bytes
 from ..sandbox.kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
-from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_predictions
+from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_model_config, describe_predictions
 from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
 
 
@@ -46,12 +53,82 @@ def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, l
     arrays = {
         name: _array_facts(export_dir, getattr(facts, name), problems.get(name), limits) for name in ARRAY_NAMES
     }
+    data = _verify_data(export_dir, arrays, limits)
     predictions, predicted = _prediction_facts(export_dir, facts.predictions, problems.get("predictions"), limits)
     model, model_facts, model_problem = _load_model(export_dir, facts.model, problems.get("model"), limits)
-    grader = GraderFacts(problem=model_problem)
+    grader = GraderFacts(problem=model_problem, **data)
     if model is not None:
-        grader = _evaluate(model, predicted)
+        images, evaluated_on = _test_images(data["x_test_scaling"])
+        grader = dataclasses.replace(_evaluate(model, predicted, images), evaluated_on=evaluated_on, **data)
     return dataclasses.replace(facts, **arrays, predictions=predictions, model=model_facts, grader=grader)
+
+
+# --- the student's arrays against Fashion-MNIST ----------------------------------------------
+
+SPLITS = {"x_train": "train", "y_train": "train", "x_test": "t10k", "y_test": "t10k"}
+STANDARD_SCALING = (1 / 255, 0.0)
+# Two arrays agree when every value is within this fraction of one grey level: float32 rounding
+# of x / 255.0 is a thousand times smaller, any real difference in an image far larger.
+GREY_LEVEL_TOLERANCE = 1e-3
+_CHUNK = 1 << 22
+
+
+def _verify_data(export_dir: Path, arrays: dict[str, ArrayFacts], limits: Limits) -> dict:
+    """GraderFacts' data fields: how each exported array relates to load_data()'s (see ``GraderFacts``)."""
+    from .dataset import load_raw
+
+    verified = {}
+    for name in ARRAY_NAMES:
+        facts, images = arrays[name], name.startswith("x_")
+        result = None
+        if facts.defined and not facts.problem and facts.shape is not None:
+            raw_images, raw_labels = load_raw(SPLITS[name])
+            raw = raw_images if images else raw_labels
+            if int(np.prod(facts.shape)) == raw.size:
+                try:
+                    student = _load_array(export_dir / ARRAY_FILES[name], limits)
+                except ExportUnreadable:
+                    student = None
+                if student is not None:
+                    result = affine_scaling(student, raw) if images else bool(np.array_equal(student.reshape(-1), raw))
+        verified[f"{name}_scaling" if images else f"{name}_matches"] = result
+    return verified
+
+
+def affine_scaling(student: np.ndarray, raw: np.ndarray) -> tuple[float, float] | None:
+    """``(a, b)`` when ``student`` equals ``a * raw + b`` value by value (in any shape), else None."""
+    flat, pixels = student.reshape(-1), raw.reshape(-1)
+    darkest, brightest = int(np.argmin(pixels)), int(np.argmax(pixels))
+    if pixels[brightest] == pixels[darkest]:
+        return None
+    a = (float(flat[brightest]) - float(flat[darkest])) / (float(pixels[brightest]) - float(pixels[darkest]))
+    b = float(flat[darkest]) - a * float(pixels[darkest])
+    if not (np.isfinite(a) and np.isfinite(b)) or a == 0:
+        return None
+    tolerance = GREY_LEVEL_TOLERANCE * abs(a)
+    if student.dtype.kind == "f":  # a float16 copy rounds far more than a thousandth of a grey level
+        tolerance = max(tolerance, 2 * float(np.finfo(student.dtype).eps) * max(abs(a) * 255 + abs(b), abs(b)))
+    for start in range(0, pixels.size, _CHUNK):
+        expected = pixels[start:start + _CHUNK].astype(np.float64) * a + b
+        if not np.all(np.abs(np.asarray(flat[start:start + _CHUNK], dtype=np.float64) - expected) <= tolerance):
+            return None
+    return (a, b)
+
+
+def _test_images(scaling: tuple[float, float] | None) -> tuple[np.ndarray, str]:
+    """The test images the grader gives the model, and how to name them to the student."""
+    from .dataset import load_raw, load_test_set
+
+    if scaling is None:
+        return load_test_set()[0], "the grader's copy of the test images scaled to [0, 1] (x_test is not load_data()'s test images)"
+    if np.allclose(scaling, STANDARD_SCALING, rtol=1e-6, atol=1e-9):
+        return load_test_set()[0], "x_test scaled to [0, 1]"
+    a, b = scaling
+    images = (load_raw("t10k")[0].astype(np.float64) * a + b).astype(np.float32)
+    if not np.all(np.isfinite(images)):  # a scaling too large for float32: nothing the model could have used
+        return load_test_set()[0], "the grader's copy of the test images scaled to [0, 1] (x_test overflows float32)"
+    shown = f"pixels x {a:.4g}" + (f" + {b:.4g}" if b else "")
+    return images, f"x_test as the notebook prepared it ({shown})"
 
 
 def _load_array(path: Path, limits: Limits) -> np.ndarray:
@@ -133,18 +210,42 @@ def _load_model(export_dir: Path, kernel_view: ModelFacts, save_problem: str | N
 
             model = keras.saving.load_model(path, safe_mode=True)
         except Exception as error:  # noqa: BLE001 - any load failure is a fact about the submission
+            if (refused := _refused_by_safe_mode(path, limits)) is not None:
+                return refused
             problem = f"could not be loaded in Keras safe mode ({type(error).__name__}: {shorten(str(error), 300)})"
         else:
             return model, describe_model(model), None
-    # A model the grader cannot load earns no structure points: its own description is not trusted.
+    # A model the grader cannot read earns no structure points: the kernel's own description is not trusted.
     return None, ModelFacts(defined=True, problem=problem), f"model {problem}"
 
 
-def _evaluate(model, predicted: np.ndarray | None) -> GraderFacts:
-    """Evaluate ``model`` on the grader's own test set; compare with the student's ``predictions``."""
+def _refused_by_safe_mode(path: Path, limits: Limits):
+    """For a model safe mode refuses because it holds code: its facts from the file as data, and why it cannot run.
+
+    None when the file does not show such a layer (then the load error itself is the problem).
+    """
+    try:
+        saved = read_saved_model(path, limits)
+    except ExportUnreadable:
+        return None
+    if (layer := saved.refused_layer()) is None:
+        return None
+    if not saved.weights_match_config():  # the config alone is a claim: its weights must bear it out
+        problem = (f"has a {layer}, which Keras safe mode will not load, and its saved weights do not match its "
+                   f"saved configuration, so the grader can verify nothing about it: build the model from Keras' own layers")
+        return None, ModelFacts(defined=True, problem=problem), f"model {problem}"
+    hint = ("scale with keras.layers.Rescaling(1 / 255) or divide the arrays by 255.0 instead"
+            if layer.startswith("Lambda") else "build the model from Keras' own layers")
+    problem = (f"model has a {layer}, which Keras safe mode will not load, so the grader cannot run the model "
+               f"(its structure, compile settings and training were graded from the saved file): {hint}")
+    return None, describe_model_config(saved.config, saved.weight_shapes, saved.optimizer_iterations), problem
+
+
+def _evaluate(model, predicted: np.ndarray | None, images: np.ndarray) -> GraderFacts:
+    """Evaluate ``model`` on ``images`` with the grader's own labels; compare with the student's ``predictions``."""
     from .dataset import load_test_set
 
-    images, labels = load_test_set()
+    labels = load_test_set()[1]
     shape = getattr(model, "input_shape", None)
     try:
         if isinstance(shape, tuple) and len(shape) > 1 and None not in shape[1:] and int(np.prod(shape[1:])) == 28 * 28:

@@ -23,6 +23,8 @@ from typing import Iterable, Iterator, NamedTuple
 
 import nbformat
 
+from ..rubric.student import is_setup_cell
+
 MAX_FLAGS = 20
 
 GRADER_INTERNALS = 1
@@ -32,6 +34,7 @@ OPTIMIZER_ITERATIONS = 4
 HISTORY = 5
 MONKEYPATCH = 6
 DYNAMIC_CODE = 7
+HAND_MADE_MODEL = 8
 
 _KIND_PHRASES = {
     GRADER_INTERNALS: "touches grader internals",
@@ -41,6 +44,7 @@ _KIND_PHRASES = {
     HISTORY: "builds or edits a History",
     MONKEYPATCH: "monkeypatches Keras, TensorFlow, NumPy or builtins",
     DYNAMIC_CODE: "runs dynamic code the scan cannot read",
+    HAND_MADE_MODEL: "writes model files itself or defines its own save/fit/predict",
 }
 
 _GRADER_WORDS = ("_grader_", "kernel_export")  # suspicious in any identifier or string
@@ -63,6 +67,9 @@ _MODEL_METHODS = {"fit", "evaluate", "predict", "save", "compile", "summary", "g
 _BUILTINS = {"builtins", "__builtins__"}
 _ITERATION_SETTERS = {"assign", "assign_add", "assign_sub"}
 _HISTORY_FIELDS = {"history", "params"}
+# A model file written by hand (zip + HDF5) can claim any architecture; a lesson never needs these.
+_MODEL_FILE_MODULES = {"zipfile", "h5py"}
+_FAKED_METHODS = {"fit", "evaluate", "predict", "save"}  # a class of the notebook's own that defines one
 
 
 class _Hit(NamedTuple):
@@ -85,6 +92,8 @@ def integrity_flags(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") == "code":
             source = _source_text(cell.get("source", ""))
+            if is_setup_cell(source):
+                continue  # the hand-out's own first cell, exactly as generated from this rubric (unpacks the checks)
             cells.append((number, source, _parse(source)))
     names = _collect_names(tree for _, _, tree in cells if tree is not None)
 
@@ -192,6 +201,10 @@ def _check_node(node: ast.AST, names: _Names) -> Iterator[tuple[int, str]]:
     elif isinstance(node, ast.ClassDef):
         if "History" in node.name or "History" in map(_last_name, node.bases):
             yield HISTORY, f"class {node.name}"
+        methods = sorted(item.name for item in node.body
+                         if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in _FAKED_METHODS)
+        if methods:
+            yield HAND_MADE_MODEL, f"class {node.name} defines {', '.join(methods)}()"
     elif isinstance(node, ast.Name) and node.id in ("subprocess", "importlib"):
         yield (LINKS_SOCKETS_PROCESSES if node.id == "subprocess" else DYNAMIC_CODE), node.id
     if isinstance(node, ast.Attribute) and (node.attr in _KERNEL_CHANNELS or (
@@ -244,6 +257,8 @@ def _check_import(node: ast.Import | ast.ImportFrom) -> Iterator[tuple[int, str]
             yield MONKEYPATCH, shown
         if top == "importlib":
             yield DYNAMIC_CODE, shown
+        if top in _MODEL_FILE_MODULES:
+            yield HAND_MADE_MODEL, shown
     if isinstance(node, ast.ImportFrom) and node.module == "os":
         if any(alias.name in _RISKY_CALLS | _RISKY_OS_CALLS for alias in node.names):
             yield LINKS_SOCKETS_PROCESSES, shown
@@ -276,6 +291,8 @@ def _check_call(node: ast.Call, names: _Names) -> Iterator[tuple[int, str]]:
         yield OPTIMIZER_ITERATIONS, shown
 
     if name == "History":
+        yield HISTORY, shown
+    if _HISTORY_FIELDS <= {keyword.arg for keyword in node.keywords}:  # SimpleNamespace(history=..., params=...)
         yield HISTORY, shown
     if name in ("update", "setdefault") and chain[-2:-1] and chain[-2] in _HISTORY_FIELDS:
         yield HISTORY, shown

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -18,6 +19,7 @@ import nbformat
 
 from ..exceptions import InvalidSubmission
 from ..limits import Limits
+from .identity import Identity, identify, read_gradescope_metadata
 from .safe_files import json_depth
 
 SUFFIXES = (".ipynb", ".zip")
@@ -28,19 +30,34 @@ class Submission:
     name: str  # unique within the batch; the `submission` column of grades.csv
     path: Path
     digest: str  # sha256 of the input file
+    identity: Identity = Identity()  # who it belongs to, as its origin says (trusted.identity)
 
 
-def find_submissions(paths) -> list[Submission]:
-    """Expand folders into the notebooks and zips inside them and give each file a unique name."""
-    files: list[Path] = []
+def find_submissions(paths, notes: list[str] | None = None) -> list[Submission]:
+    """Expand folders into the notebooks and zips inside them and give each file a unique name.
+
+    A file inside a folder given on the command line is named by its path relative to that folder
+    (``alice/hw.ipynb``); a file given directly, by its file name. Only names that still clash (the
+    same relative path under two folders given) are lengthened with the folders above them. A folder
+    holding a Gradescope ``submission_metadata.yml`` names its submitters; ``notes`` collects what the
+    instructor should know about such a file that could not be read.
+    """
+    notes = [] if notes is None else notes
+    found: dict[Path, tuple[tuple[str, ...], int, dict | None]] = {}  # file -> (its path's parts, where its name starts, metadata)
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                                and ".ipynb_checkpoints" not in p.parts))
+            metadata = read_gradescope_metadata(path, notes)
+            base = len(path.resolve().parts)
+            for file in sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()
+                               and ".ipynb_checkpoints" not in p.parts):
+                found.setdefault(file.resolve(), (file.resolve().parts, base, metadata))
         else:
-            files.append(path)
-    files = list(dict.fromkeys(p.resolve() for p in files))
-    return [Submission(name, path, _digest(path)) for name, path in zip(_unique_names(files), files)]
+            resolved = path.resolve()
+            found.setdefault(resolved, (resolved.parts, len(resolved.parts) - 1, None))
+    names = _unique_names({file: (parts, start) for file, (parts, start, _) in found.items()})
+    # Identity reads the path relative to the folder given, where Gradescope's ``submission_<id>`` comes first.
+    return [Submission(names[file], file, _digest(file), identify("/".join(parts[start:]), file, metadata))
+            for file, (parts, start, metadata) in found.items()]
 
 
 def read_notebook(submission: Submission, limits: Limits = Limits()) -> nbformat.NotebookNode:
@@ -110,17 +127,17 @@ def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbform
     return notebook
 
 
-def _unique_names(files: list[Path]) -> list[str]:
-    """File names, lengthened with parent folders only where two files share a name."""
-    depth = {path: 1 for path in files}
+def _unique_names(files: dict[Path, tuple[tuple[str, ...], int]]) -> dict[Path, str]:
+    """Each file's parts from ``start`` on, started earlier (one folder up at a time) only where two names clash."""
+    start = {path: first for path, (_, first) in files.items()}
     while True:
-        names = {path: "/".join(path.parts[-depth[path]:]) for path in files}
-        clashes = {name for name in names.values() if list(names.values()).count(name) > 1}
-        if not clashes:
-            return [str(PurePosixPath(names[path])) for path in files]
-        for path in files:
-            if names[path] in clashes and depth[path] < len(path.parts):
-                depth[path] += 1
+        names = {path: "/".join(files[path][0][start[path]:]) for path in files}
+        counts = Counter(names.values())
+        clashing = [path for path in files if counts[names[path]] > 1 and start[path] > 1]
+        if not clashing:
+            return {path: str(PurePosixPath(name)) for path, name in names.items()}
+        for path in clashing:
+            start[path] -= 1
 
 
 def _digest(path: Path) -> str:

@@ -22,10 +22,17 @@ MISSING = object()
 
 
 def is_absent(value) -> bool:
-    """Not assigned: missing, None (Otter's stand-in for a missing name) or a template's `...` stub."""
+    """Not assigned: missing, None (Otter's stand-in for a missing name) or a template's `...` stub.
+
+    The describe_* functions still tell the `...` stub apart (``placeholder``), so a student reads
+    "still holds the placeholder `...`" rather than "not defined".
+    """
     return value is MISSING or value is None or value is Ellipsis
 
 ACCURACY_NAMES = ("accuracy", "acc", "sparse_categorical_accuracy")
+# The functional API lists the model's Input as a layer; Sequential does not. Neither is a layer the
+# student chose, so the same network earns the same facts through any public Keras API.
+INPUT_LAYERS = ("InputLayer",)
 ARRAY_NAMES = ("x_train", "y_train", "x_test", "y_test")
 
 
@@ -44,7 +51,7 @@ def facts_from_variables(**variables) -> SubmissionFacts:
 
 def describe_array(name: str, value) -> ArrayFacts:
     if is_absent(value):
-        return ArrayFacts(name)
+        return ArrayFacts(name, placeholder=value is Ellipsis)
     try:
         array = np.asarray(value)
     except Exception as error:  # noqa: BLE001 - any failure means "not an array"
@@ -70,7 +77,7 @@ def describe_array(name: str, value) -> ArrayFacts:
 
 def describe_scalar(name: str, value) -> ScalarFacts:
     if is_absent(value):
-        return ScalarFacts(name)
+        return ScalarFacts(name, placeholder=value is Ellipsis)
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
@@ -83,7 +90,7 @@ def describe_scalar(name: str, value) -> ScalarFacts:
 
 def describe_predictions(value) -> PredictionFacts:
     if is_absent(value):
-        return PredictionFacts()
+        return PredictionFacts(placeholder=value is Ellipsis)
     try:
         array = np.asarray(value, dtype=np.float64)
     except Exception:  # noqa: BLE001
@@ -101,13 +108,13 @@ def describe_predictions(value) -> PredictionFacts:
 
 def describe_model(value) -> ModelFacts:
     if is_absent(value):
-        return ModelFacts()
+        return ModelFacts(placeholder=value is Ellipsis)
     if not (hasattr(value, "layers") and hasattr(value, "count_params") and hasattr(value, "fit")):
         return ModelFacts(defined=True, problem=f"is a {type(value).__name__}, not a Keras model")
     compile_config = _compile_config(value)
     return ModelFacts(
         defined=True,
-        layers=tuple(_describe_layer(layer) for layer in value.layers),
+        layers=tuple(_describe_layer(layer) for layer in value.layers if type(layer).__name__ not in INPUT_LAYERS),
         input_shape=_input_shape(value),
         param_count=_attempt(lambda: int(value.count_params())),
         compiled=bool(compile_config) or bool(getattr(value, "compiled", False)),
@@ -119,14 +126,57 @@ def describe_model(value) -> ModelFacts:
     )
 
 
+def describe_model_config(saved: dict, weight_shapes, optimizer_iterations: int | None) -> ModelFacts:
+    """Facts about a model from its saved ``config.json`` and the shapes of its saved weights, read as data.
+
+    For a model Keras safe mode refuses to load (a ``Lambda`` layer holds Python code the grader
+    must never run): structure and compile settings are what the file records, the parameter
+    count is what its weights hold, so the checks that need no running model still grade it.
+    """
+    config = saved.get("config") if isinstance(saved.get("config"), dict) else {}
+    layers = config.get("layers") if isinstance(config.get("layers"), list) else []
+    compile_config = saved.get("compile_config") if isinstance(saved.get("compile_config"), dict) else {}
+    build = saved.get("build_config") if isinstance(saved.get("build_config"), dict) else {}
+    return ModelFacts(
+        defined=True,
+        layers=tuple(_describe_layer_config(layer) for layer in layers
+                     if isinstance(layer, dict) and layer.get("class_name") not in INPUT_LAYERS),
+        input_shape=_shape_or_none(build.get("input_shape")),
+        param_count=sum(math.prod(int(n) for n in shape) for shape in weight_shapes),
+        compiled=bool(compile_config),
+        optimizer=normalise_name(compile_config.get("optimizer")),
+        loss=normalise_name(compile_config.get("loss")),
+        metrics=tuple(normalise_name(m) for m in _flatten(compile_config.get("metrics"))),
+        optimizer_iterations=optimizer_iterations,
+        read_from_file=True,
+    )
+
+
+def _describe_layer_config(layer: dict) -> LayerFacts:
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    activation = config.get("activation")
+    return LayerFacts(
+        type=re.sub(r"[^A-Za-z0-9_]", "", str(layer.get("class_name")))[:40],  # the file's word, kept to a name
+        units=_int_or_none(config.get("units")),
+        activation=normalise_name(activation) if isinstance(activation, (str, dict)) else None,
+    )
+
+
+def _shape_or_none(shape):
+    if not isinstance(shape, (list, tuple)) or not all(n is None or _int_or_none(n) is not None for n in shape):
+        return None
+    return tuple(None if n is None else int(n) for n in shape)
+
+
 def describe_history(history, model=MISSING) -> HistoryFacts:
     """Describe ``history``, or ``model.history`` when the notebook never assigned ``history``."""
     source = "history"
     if is_absent(history):
+        placeholder = history is Ellipsis  # the template's `history = ...`, unless model.history stands in
         history = None if is_absent(model) else getattr(model, "history", None)
         source = "model.history"
         if is_absent(history):
-            return HistoryFacts()
+            return HistoryFacts(placeholder=placeholder)
     record = getattr(history, "history", None)
     params = getattr(history, "params", None)
     if not isinstance(record, dict) or not isinstance(params, dict):

@@ -1,0 +1,62 @@
+"""The files an LMS imports, written beside grades.csv: ``canvas.csv`` and ``grades_long.csv``.
+
+``canvas.csv`` is a Canvas gradebook import: the columns ``Student, ID, SIS User ID, SIS Login ID,
+Section`` and one assignment column, a ``Points Possible`` row second, then one row per student.
+Canvas matches a row by ``ID`` (its user id) or ``SIS User ID``, so a roster exported from the
+Canvas gradebook gives exact matches. Only rows with a student id are written; a student whose
+grade is not final (the grader failed) or who is missing gets an empty cell, which Canvas leaves
+alone.
+
+``grades_long.csv`` is for any other LMS or spreadsheet: one row per student and question.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from .report import _cell
+from ..results import SubmissionResult
+from ..rubric import QUESTIONS, max_points
+
+CANVAS_FILE, LONG_FILE = "canvas.csv", "grades_long.csv"
+DEFAULT_ASSIGNMENT_NAME = "Fashion-MNIST with Keras"
+CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+POINTS_POSSIBLE = "Points Possible"
+LONG_COLUMNS = ("student_id", "name", "submission", "question", "score", "max_score", "status")
+
+
+def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: str = DEFAULT_ASSIGNMENT_NAME) -> str:
+    """``rows`` as finished (one per student and submission); ``students``: student_id -> ``roster.Student``.
+
+    Superseded rows are left out: the student's latest submission is their grade.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*CANVAS_COLUMNS, assignment_name])
+    writer.writerow([POINTS_POSSIBLE, "", "", "", "", sum(max_points(name) for name in QUESTIONS)])
+    for row in rows:
+        if not row.student_id or row.status == "superseded":
+            continue
+        student = students.get(row.student_id)
+        writer.writerow([_cell(value) for value in (
+            row.name, row.student_id, getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
+            getattr(student, "section", ""), row.score if row.is_grade and row.final else "",
+        )])
+    return buffer.getvalue()
+
+
+def grades_long_csv(rows: list[SubmissionResult]) -> str:
+    """One row per student (or unmatched submission) and question; superseded submissions are left out."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LONG_COLUMNS)
+    for row in rows:
+        if row.status == "superseded":
+            continue
+        for question in QUESTIONS:
+            writer.writerow([_cell(value) for value in (
+                row.student_id, row.name, row.submission, question,
+                row.question_score(question) if row.is_grade else "", max_points(question), row.status,
+            )])
+    return buffer.getvalue()
