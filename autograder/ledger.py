@@ -18,9 +18,9 @@ grade is final; **rescore** it from its kept facts, without any kernel, when onl
 changed; **run** the notebook again when it is new, its file changed, the execution side changed,
 or the grader failed on it last time (``SubmissionResult.final`` is False).
 
-Only ``grade.py``'s named definitions are fingerprinted, not the whole file: its orchestration and
-reporting (``main``, ``grade_all``, ``finish``) change no grade, and a change there must not make a
-class's 300 notebooks train again.
+Only ``grade.py``'s named definitions are fingerprinted, not the whole file: its orchestration
+(``main``, ``grade_all``) changes no grade, nor does ``gradebook`` (the class files), and a change
+there must not make a class's 300 notebooks train again.
 """
 
 from __future__ import annotations

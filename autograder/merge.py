@@ -4,7 +4,7 @@ The shards must be every ``K/N`` of one batch (the same paths given to each ``gr
 graded with the same execution code, rubric and threshold (``shards`` manifests record all of it);
 anything else is refused with one line saying what differs. The merge copies each submission's
 folder (its feedback, results.json, executed notebook and ledger record), then writes grades.csv,
-summary.html and the LMS files from the recorded results through ``grade.finish``, rows in the
+summary.html and the LMS files from the recorded results through ``gradebook.finish``, rows in the
 order one unsharded run would give. No notebook runs.
 
 The roster's students without a submission get their rows here, not in the shards: a shard only
@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import grade, ledger, shards
+from . import gradebook, ledger, shards
 from .exceptions import KitError
 from .reports.report import submission_folder
 from .results import SubmissionResult
@@ -37,7 +37,7 @@ def main(*, dirs, out: Path, roster: Path | None = None, overrides: Path | None 
     notes = sorted({note for manifest in manifests for note in manifest.notes})
     options = {key: value for key, value in
                (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name)) if value is not None}
-    results = grade.finish(results, out, notes=notes, quiet=quiet, **options)
+    results = gradebook.finish(results, out, notes=notes, quiet=quiet, **options)
     shards.write_merged(out, manifests, [item for _, item in entries])
     if not quiet:
         print(f"merged {len(manifests)} shard(s), {len(entries)} submission(s), into {out}")
@@ -78,7 +78,7 @@ def _refuse_unmergeable(manifests: list[shards.Manifest], out: Path) -> None:
 
 def _recorded_result(manifest: shards.Manifest, item: dict) -> SubmissionResult:
     """The result the shard recorded for ``item``, checked against the shard's manifest."""
-    if "superseded" in item:  # never run, so never recorded: ``grade.finish`` keeps it as a superseded row
+    if "superseded" in item:  # never run, so never recorded: ``gradebook.finish`` keeps it as a superseded row
         return SubmissionResult.ungraded(item["name"], "superseded", item["superseded"], item["digest"])
     folder = submission_folder(manifest.folder, item["name"])
     read_back = ledger.read(folder)

@@ -8,7 +8,7 @@ import sys
 
 from facts_factory import perfect_facts
 
-from autograder import grade
+from autograder import gradebook
 from autograder.paths import ROOT
 from autograder.reports.lms import (CANVAS_COLUMNS, DEFAULT_ASSIGNMENT_NAME, LONG_COLUMNS, canvas_csv,
                                     grades_long_csv)
@@ -63,7 +63,7 @@ def test_the_default_assignment_name_is_defined_once_and_named_in_the_help():
     completed = subprocess.run([sys.executable, "-m", "autograder", "grade", "--help"], capture_output=True, text=True,
                                cwd=ROOT)
     assert f"[default: {DEFAULT_ASSIGNMENT_NAME}]" in " ".join(completed.stdout.split())
-    assert grade.finish.__kwdefaults__["assignment_name"] == DEFAULT_ASSIGNMENT_NAME
+    assert gradebook.finish.__kwdefaults__["assignment_name"] == DEFAULT_ASSIGNMENT_NAME
 
 
 def test_grades_long_has_one_row_per_student_and_question():

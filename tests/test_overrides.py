@@ -9,7 +9,7 @@ import sys
 import pytest
 from facts_factory import perfect_facts, with_grader
 
-from autograder import grade
+from autograder import grade, gradebook
 from autograder.exceptions import KitError
 from autograder.overrides import apply, parse_overrides
 from autograder.paths import ROOT
@@ -81,7 +81,7 @@ def test_an_unknown_student_or_submission_is_an_error_before_any_file_is_written
     for line, words in (("999,,q1_load,,4,x\n", "student '999', who is not in this batch"),
                         (",bob/hw.ipynb,q1_load,,4,x\n", "submission 'bob/hw.ipynb', which is not in this batch")):
         with pytest.raises(KitError, match="line 2") as raised:
-            grade.finish([result()], out, notes=[], overrides=parse(line))
+            gradebook.finish([result()], out, notes=[], overrides=parse(line))
         assert words in str(raised.value)
     assert not out.exists()
 
@@ -90,7 +90,7 @@ def test_an_override_is_shown_to_the_student_and_in_the_summary_and_kept_for_the
     out = tmp_path / "out"
     given = tmp_path / "my_overrides.csv"
     given.write_text(HEADER + f",alice/hw.ipynb,,{THRESHOLD},1,<b>threshold</b> too strict for this seed\n")
-    rows = grade.finish([result(threshold=0.9), result("bob/hw.ipynb")], out, notes=[], overrides=given)
+    rows = gradebook.finish([result(threshold=0.9), result("bob/hw.ipynb")], out, notes=[], overrides=given)
     assert [row.score for row in rows] == [22, 22]
     feedback = (submission_folder(out, "alice/hw.ipynb") / "feedback.html").read_text()
     assert 'data-adjustment="q5_evaluate">+1 point(s) on &ldquo;test accuracy reaches the threshold&rdquo;' in feedback
@@ -106,14 +106,14 @@ def test_an_override_is_shown_to_the_student_and_in_the_summary_and_kept_for_the
     assert (out / "overrides.csv").read_text() == given.read_text()
 
     given.unlink()  # a rerun (or a rescore) without --overrides applies the kept copy to the rubric's result again
-    rows = grade.finish([result(threshold=0.9), result("bob/hw.ipynb")], out, notes=[])
+    rows = gradebook.finish([result(threshold=0.9), result("bob/hw.ipynb")], out, notes=[])
     assert rows[0].score == 22 and len(rows[0].adjustments) == 1
     assert "applying the overrides kept in" in capsys.readouterr().err
     grades = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert grades["alice/hw.ipynb"]["score"] == "22" and grades["alice/hw.ipynb"]["q5_evaluate"] == "3"
 
     (tmp_path / "none.csv").write_text(HEADER)  # a header-only file drops them
-    rows = grade.finish([result(threshold=0.9), result("bob/hw.ipynb")], out, notes=[], overrides=tmp_path / "none.csv")
+    rows = gradebook.finish([result(threshold=0.9), result("bob/hw.ipynb")], out, notes=[], overrides=tmp_path / "none.csv")
     assert rows[0].score == 21 and "adjusted" not in (submission_folder(out, "alice/hw.ipynb") / "feedback.html").read_text()
 
 

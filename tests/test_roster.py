@@ -7,7 +7,7 @@ import os
 import pytest
 from facts_factory import perfect_facts
 
-from autograder import grade
+from autograder import gradebook
 from autograder.exceptions import KitError
 from autograder.reports.report import submission_folder
 from autograder.results import STATUS_MEANINGS, STATUSES, SubmissionResult
@@ -203,10 +203,10 @@ def test_finish_writes_student_rows_superseded_and_missing(tmp_path, capsys):
     touch(inputs / "stranger_555_9020_hw.ipynb")
     out = tmp_path / "out"
     submissions = find_submissions([inputs])
-    grade._record_identities(submissions, out)
+    gradebook.record_identities(submissions, out)
     roster = roster_at(tmp_path)
     results = [graded(s.name) for s in submissions]  # the older one too, as if graded by an earlier run
-    rows = grade.finish(results, out, notes=[], roster=roster)
+    rows = gradebook.finish(results, out, notes=[], roster=roster)
     table = {(row["submission"], row["student_id"]): row for row in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}
     assert table[("lovelaceada_101_9010_hw.ipynb", "101")]["score"] == "22"
     old = table[("lovelaceada_101_9001_hw.ipynb", "101")]
@@ -225,7 +225,7 @@ def test_finish_writes_student_rows_superseded_and_missing(tmp_path, capsys):
 
 def test_without_a_roster_rows_keep_what_the_names_say(tmp_path):
     out = tmp_path / "out"
-    rows = grade.finish([graded("alice/hw.ipynb"), graded("bob/hw.ipynb")], out, notes=[])
+    rows = gradebook.finish([graded("alice/hw.ipynb"), graded("bob/hw.ipynb")], out, notes=[])
     assert [(r.submission, r.student_id, r.status) for r in rows] == [("alice/hw.ipynb", "", "graded"), ("bob/hw.ipynb", "", "graded")]
     assert (out / "canvas.csv").read_text().count("\n") == 2  # header and Points Possible: nobody to import
 
@@ -234,7 +234,7 @@ def test_a_shard_lists_only_its_own_students(tmp_path):
     roster = Roster((Student("101", "Ada"), Student("102", "Alan")))
     submissions = find_submissions([touch(tmp_path / "in" / "101" / "hw.ipynb").parent.parent])
     chosen = assign({s.name: s.identity for s in submissions}, roster)
-    sliced, _ = grade._for_slice(roster, None, chosen, {"101/hw.ipynb"})
+    sliced, _ = gradebook.for_slice(roster, None, chosen, {"101/hw.ipynb"})
     assert [s.student_id for s in sliced.students] == ["101"]
 
 
