@@ -30,6 +30,7 @@ class Limits:
     export_bytes: int = 1 * GiB  # the export folder's tmpfs: ~450 MB of arrays for the lesson
     kill_grace: float = 120  # past the run's budget (``run_budget``), the runner is killed outright
     settle_timeout: float = 30  # the pause before the export in which a late interrupt for a flood lands
+    interrupt_grace: float = 10  # seconds a timed-out cell's kernel has to yield to the interrupt before it is killed
     replay_slack: float = 30  # a replay may take as long as its cells took the first time, plus 10% and this
     export_output_bytes: int = 64 * 1024  # the export cell's own output budget: its errors, whatever the cells printed
     max_message_bytes: int = 64 * MiB  # any one message from the kernel; a larger one is refused by the socket

@@ -25,7 +25,20 @@ pytestmark = pytest.mark.skipif(
 LIMITS = Limits(timeout=90)
 
 PROBE = r"""
-import json, os, resource, signal, socket, sys
+import json, os, re, resource, signal, socket, sys
+def describe(number):
+    target = os.readlink(f"/proc/self/fd/{number}")
+    if not target.startswith("socket:"):
+        return re.sub(r"[0-9]+", "N", target) if target.startswith(("pipe:", "anon_inode:")) else target
+    with socket.socket(fileno=os.dup(number)) as held:
+        listening = held.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        return f"socket {held.family.name} {held.type.name}{' listening' if listening else ''}"
+descriptors = {}
+for name in os.listdir("/proc/self/fd"):
+    try:
+        descriptors[name] = describe(int(name))
+    except OSError:
+        pass  # the descriptor listdir itself held
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({
     "path": sys.path, "cwd": os.getcwd(), "argv": [*sys.argv[:2], *sys.argv[3:]], "env": dict(os.environ),
@@ -34,6 +47,7 @@ print(json.dumps({
     "rlimits": {name: resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")},
     "cgroup": open("/proc/self/cgroup").read(),
     "signals": [str(signal.getsignal(number)) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGXFSZ, signal.SIGPIPE)],
+    "descriptors": descriptors,
     "processes": sorted(open(f"/proc/{pid}/comm").read().strip() for pid in os.listdir("/proc") if pid.isdigit()),
 }))
 """
@@ -158,7 +172,7 @@ def dispatch(handlers: dict, caller_user_ns: int) -> None:
             mock.patch.object(kernel_zygote.os, "stat", side_effect=inode), \
             mock.patch.object(kernel_zygote.signal, "pidfd_send_signal"), \
             mock.patch.object(kernel_zygote.os, "fork", side_effect=AssertionError("no handler may be forked")):
-        kernel_zygote._dispatch(object(), own, handlers, set(), {})
+        kernel_zygote._dispatch(object(), own, handlers, {})
 
 
 def test_callers_in_user_namespaces_of_their_own_are_refused_not_counted_anew():

@@ -14,7 +14,11 @@ stopped and the cells after it are skipped; the export still runs, so the work d
 that cell is graded (as nbgrader interrupts a hung cell). The limits are the shared
 wall-clock budget, the output size, memory (a ``MemoryError`` under the sandbox's memory
 limit), disk, processes, and the kernel dying. After a death, or when the export failed or
-was interrupted, a fresh kernel replays the cells before the stopped one, then exports.
+was interrupted, a fresh kernel replays the cells before the stopped one, then exports. Whether
+the export finished is read from the export folder (``export_complete``, through
+``trusted.safe_files``), never from a cell's outputs: nbclient answers a timed-out cell with a reply
+of its own, not an error. A kernel that does not yield to the interrupt at the time limit within
+``Limits.interrupt_grace`` is stopped (killed) there, and the replay runs without it.
 Cells that only call Otter (``grader.check``, ``grader.export``) and the hand-out's own setup
 cell (exactly as generated: ``rubric.student.is_setup_cell``) are skipped: grading runs the
 checks itself, in a process the student's code never touched.
@@ -47,7 +51,9 @@ from traitlets import default
 from ..limits import Limits
 from ..rubric.student import is_setup_cell
 from ..sandbox.cells import SETTLE_SOURCE, export_source, setup_source
+from ..sandbox.kernel_export import DONE_FILE, FACTS_FILE
 from ..text import shorten
+from ..trusted.safe_files import UnsafeFile, open_regular, read_bytes
 from . import bubblewrap
 from .bubblewrap import SANDBOX_CODE, SANDBOX_EXPORT, SANDBOX_HOME, SANDBOX_RUNTIME, SANDBOX_ZYGOTE
 from .seccomp import user_namespace_filter
@@ -67,7 +73,7 @@ class Execution:
     message: str = ""
     cell_errors: list[str] = field(default_factory=list)  # "cell 7: NameError: name 'model' is not defined"
     seconds: dict[str, float] = field(default_factory=dict)  # "cells", "export", "replay"
-    exported: bool = False  # the export cell ran to its end without an error
+    exported: bool = False  # the export cell ran to its end: its files are in the export folder (``export_complete``)
 
     @classmethod
     def from_dict(cls, data) -> "Execution":
@@ -126,6 +132,18 @@ class _LimitedClient(NotebookClient):
         self.export_bytes = 0
         self.output_exceeded = False
         self.export_cell: int | None = None
+        self.first_limit: str | None = None  # "output" or "time": which limit fired first in the cell being run
+        self.timed_out = False  # the cell being run got nbclient's own timeout reply, not the kernel's
+        self.went_idle = False  # the kernel said it was idle after the cell being run
+
+    def start_cell(self) -> None:
+        self.first_limit, self.timed_out, self.went_idle = None, False, False
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        """nbclient's timeout: record it, then interrupt and answer with ``error_on_timeout`` as nbclient does."""
+        self.timed_out = True
+        self.first_limit = self.first_limit or "time"
+        return await super()._async_handle_timeout(timeout, cell)
 
     def process_message(self, msg, cell, cell_index):
         msg_type, content = msg.get("msg_type"), msg.get("content")
@@ -133,6 +151,7 @@ class _LimitedClient(NotebookClient):
             raise MalformedMessage(f"a {msg_type!r} message without content")
         if msg_type == "status":
             if content.get("execution_state") == "idle":
+                self.went_idle = True
                 raise CellExecutionComplete()
             return None
         if msg_type == "execute_input":
@@ -156,6 +175,7 @@ class _LimitedClient(NotebookClient):
             return True
         if not self.output_exceeded:
             self.output_exceeded = True
+            self.first_limit = self.first_limit or "output"
             asyncio.ensure_future(self.km.interrupt_kernel())
         return False
 
@@ -171,10 +191,11 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
     ]
     numbers = [None] + [number for number, _ in student] + [None]  # the student's own cell numbers
     runnable = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    token = os.urandom(16).hex()  # in the export cell's source only: no earlier cell can know it
     runnable.cells = (
         [nbformat.v4.new_code_cell(setup_source(job.threads, job.seed))]
         + [cell for _, cell in student]
-        + [nbformat.v4.new_code_cell(export_source(code, export))]
+        + [nbformat.v4.new_code_cell(export_source(code, export, token))]
     )
     execution = Execution()
     deadline = time.monotonic() + limits.timeout
@@ -183,6 +204,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
     started = time.monotonic()
     _run_cells(runnable, range(len(runnable.cells)), numbers, execution, kernel, limits, deadline, progress)
     execution.seconds["run"] = round(time.monotonic() - started, 2)
+    execution.exported = export_complete(Path(job.export), token, limits)
     export = len(runnable.cells) - 1
     if progress.died_at is not None and progress.died_at < export:
         cell = numbers[progress.died_at] or progress.died_at
@@ -197,8 +219,10 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
                 f"the cells before it were run again in a fresh kernel and graded"
             )
         replay_to = progress.died_at
-    elif not execution.exported:  # the export failed, was interrupted, or its kernel died
-        note = ("the grader's export did not finish in the first kernel, so the notebook was run again "
+    elif not execution.exported:  # the export failed, timed out, never ran (its kernel was stopped), or its kernel died
+        note = ("its kernel ignored the interrupt and was stopped, so the notebook was run again in a fresh kernel "
+                "up to the stopped cell and exported" if progress.unyielding else
+                "the grader's export did not finish in the first kernel, so the notebook was run again "
                 "in a fresh kernel up to the stopped cell and exported")
         execution.message = f"{execution.message}; {note}" if execution.message else note
         replay_to = progress.limit_cell if progress.limit_cell is not None else export
@@ -212,9 +236,22 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
     replayed = Execution()
     _run_cells(runnable, [*range(replay_to), export], numbers, replayed, kernel, limits,
                started + replay_seconds * 1.1 + limits.replay_slack, _Progress())
-    execution.exported = replayed.exported
+    execution.exported = export_complete(Path(job.export), token, limits)
     execution.seconds["replay"] = round(time.monotonic() - started, 2)
     return execution, runnable
+
+
+def export_complete(folder: Path, token: str, limits: Limits) -> bool:
+    """Whether the export cell ran to its end: its last act, writing ``token`` (which only that cell knew), is in
+    ``folder``, and so are the facts it writes first. Read through ``trusted.safe_files``: no link followed, no FIFO
+    opened, nothing read past its cap. Run after the kernel has stopped (``_run_cells`` shuts it down)."""
+    try:
+        if read_bytes(folder, DONE_FILE, len(token)) != token.encode():
+            return False
+        os.close(open_regular(folder, FACTS_FILE, limits.max_json_bytes))
+    except (UnsafeFile, OSError):
+        return False
+    return True
 
 
 def _empty(folder: Path) -> None:
@@ -231,6 +268,7 @@ class _Progress:
     """Where a run stopped, for the replay: the runner's own bookkeeping, never part of the record."""
 
     limit_cell: int | None = None  # the cell a limit stopped
+    unyielding: bool = False  # that cell's kernel did not yield to the interrupt, and was stopped
     died_at: int | None = None  # the cell during which the kernel died, or sent what the runner cannot read
     malformed: str | None = None  # what the runner could not read
     seconds: dict[int, float] = field(default_factory=dict)  # how long each cell ran
@@ -241,6 +279,7 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
     """Run ``indices`` of ``runnable`` in one fresh kernel, recording into ``execution`` and ``progress``."""
     client = _LimitedClient(
         runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, kernel_manager_class=kernel.manager,
+        iopub_timeout=limits.interrupt_grace,  # after a timeout: how long the kernel has to yield to the interrupt
         kernel_name=KERNEL_NAME,  # never the notebook's own kernelspec: that would start a kernel outside the sandbox
         error_on_timeout={"ename": "TimeoutError", "evalue": "stopped by the grader's time limit", "traceback": []},
         limits=limits, store_widget_state=False, record_timing=False,
@@ -258,14 +297,14 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                     _settle(client, export, limits.settle_timeout)
                 client.timeout = limits.export_timeout if index == export else max(1, math.ceil(deadline - time.monotonic()))
                 cell = runnable.cells[index]
+                client.start_cell()
                 started = time.monotonic()
                 try:
                     client.execute_cell(cell, index)
                 finally:
                     progress.seconds[index] = time.monotonic() - started
-                if index == export:
+                if index == export:  # whether it finished is read from its files (``export_complete``)
                     execution.seconds["export"] = round(time.monotonic() - started, 2)
-                    execution.exported = _cell_error(cell) is None
                     continue
                 error = _cell_error(cell)
                 ran_out = time.monotonic() - started >= client.timeout - 0.5 or time.monotonic() >= deadline
@@ -277,6 +316,9 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                         f"later cells were skipped and the work before it was graded"
                     )
                     progress.limit_cell = index
+                    if client.timed_out and not client.went_idle:  # the interrupt did not stop it: nor will the export
+                        progress.unyielding = True
+                        break  # leaving the kernel's context kills it; the replay runs without it
                 elif error and index > 0:
                     execution.cell_errors.append(f"cell {numbers[index]}: {error}")
     except DeadKernelError:
@@ -299,11 +341,12 @@ def _settle(client: _LimitedClient, export: int, timeout: float) -> None:
 
 
 def _stop_reason(client: _LimitedClient, error: str | None, ran_out: bool, limits: Limits):
-    """(status, reason) when the cell just run hit a limit, else None."""
-    if ran_out:
-        return "timeout", "the time limit ran out"
-    if client.output_exceeded:
+    """(status, reason) when the cell just run hit a limit, else None. The limit that fired first names it: a flood
+    whose interrupt lands late, under load, may also run out of time, and was still stopped by the output limit."""
+    if client.first_limit == "output" or (client.output_exceeded and not ran_out):
         return "stopped", f"it printed more than {limits.describe_output()}"
+    if ran_out or client.first_limit == "time":
+        return "timeout", "the time limit ran out"
     if error and error.startswith("MemoryError"):
         return "stopped", f"it exceeded {limits.describe_memory()}"
     if error and error.startswith("BlockingIOError") and "Resource temporarily unavailable" in error:

@@ -76,6 +76,7 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SO_PEERPIDFD = 77  # Linux 6.5: a pidfd for the process that connected, which a reused PID cannot fool
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
+SYS_CLOSE_RANGE, CLOSE_RANGE_CLOEXEC = 436, 4  # the same number on every architecture Linux added it to
 
 
 def main(argv: list[str]) -> int:
@@ -92,8 +93,8 @@ def main(argv: list[str]) -> int:
         print(f"kernel zygote not started: {problem}", file=sys.stderr)
         return 2
     imported_env = {key: value for key, value in os.environ.items() if environment.get(key) != value}  # TensorFlow sets some
-    kept_fds = set(_open_fds())
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    _close_on_exec_above(2)  # whatever the imports left open: no exec of this process or its forks inherits it
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec, as Python makes every descriptor
     server.bind(socket_path)
     os.chown(socket_path, *map(int, user.split(":")))
     os.chmod(socket_path, 0o700)
@@ -111,7 +112,7 @@ def main(argv: list[str]) -> int:
             continue
         connection.settimeout(None)
         try:
-            _dispatch(connection, own, handlers, kept_fds, imported_env)
+            _dispatch(connection, own, handlers, imported_env)
         except Exception as error:  # noqa: BLE001 - one bad request must not stop the server
             _refuse(connection, f"{type(error).__name__}: {error}")
         finally:
@@ -135,7 +136,7 @@ def _cannot_fork_safely() -> str | None:
     return None
 
 
-def _dispatch(connection: socket.socket, own: dict[str, int], handlers: dict[int, int], kept_fds: set[int],
+def _dispatch(connection: socket.socket, own: dict[str, int], handlers: dict[int, int],
               imported_env: dict[str, str]) -> None:
     """Fork a handler for this connection, without reading from it: a silent client cannot stall the server.
 
@@ -157,7 +158,7 @@ def _dispatch(connection: socket.socket, own: dict[str, int], handlers: dict[int
             raise PermissionError(f"the zygote serves at most {HANDLERS_AT_ONCE} kernels at once")
         child = os.fork()
         if child == 0:
-            _make_kernel(connection, pidfd, pid, kept_fds, imported_env)
+            _make_kernel(connection, pidfd, pid, imported_env)
         handlers[child] = caller["pid"]
     finally:
         os.close(pidfd)
@@ -174,14 +175,17 @@ def _peer(connection: socket.socket) -> tuple[int, int]:
     return pidfd, pid
 
 
-def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[int], imported_env: dict[str, str]) -> None:
+def _make_kernel(connection: socket.socket, pidfd: int, pid: int, imported_env: dict[str, str]) -> None:
     """In the forked handler: take on the caller's limits and namespaces, then fork the kernel into its cgroups.
 
     The handler itself stays outside the cgroups and the PID namespace: when the grader kills what
-    is left in a sandbox's cgroup, the handler lives on to reap its kernel.
+    is left in a sandbox's cgroup, the handler lives on to reap its kernel. Its first act is to close
+    every descriptor but its standard streams, its caller's connection and pidfd: the server's
+    listening socket, and whatever else the zygote holds, never reaches a kernel.
     """
     code = 1
     try:
+        _close_all_but(0, 1, 2, connection.fileno(), pidfd)
         namespaces = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY) for name, _ in NAMESPACES}
         cgroups = _cgroup_procs_files(pid)
         rlimits = _rlimits(pid)
@@ -214,7 +218,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, kept_fds: set[
             os.write(group, b"0")  # "0": the writing process
             os.close(group)
         os.setsid()
-        code = _run_kernel(connection, request, streams, kept_fds, imported_env, ignored)
+        code = _run_kernel(connection, request, streams, imported_env, ignored)
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
     except BaseException as error:  # noqa: BLE001 - the launcher must hear why, then this process must end here
@@ -319,17 +323,15 @@ def _install_seccomp(libc, program: bytes) -> None:
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
-def _run_kernel(connection, request, streams, kept_fds, imported_env, ignored) -> int:
-    """Become ``python -m ipykernel_launcher -f CONNECTION_FILE [ARGUMENTS]`` as started by the launcher."""
+def _run_kernel(connection, request, streams, imported_env, ignored) -> int:
+    """Become ``python -m ipykernel_launcher -f CONNECTION_FILE [ARGUMENTS]`` as started by the launcher.
+
+    The kernel holds the launcher's three streams and, until it has answered, the launcher's
+    connection: every other descriptor is closed by range, whatever its number.
+    """
     for number, descriptor in enumerate(streams):
         os.dup2(descriptor, number)
-    keep = (kept_fds - {0, 1, 2}) | {connection.fileno()}
-    for descriptor in _open_fds():
-        if descriptor > 2 and descriptor not in keep:
-            try:
-                os.close(descriptor)
-            except OSError:
-                pass
+    _close_all_but(0, 1, 2, connection.fileno())
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     for number in ignored:  # what an exec'd kernel would inherit, e.g. the limits' shim ignores SIGXFSZ
@@ -366,8 +368,32 @@ def _refuse(connection: socket.socket, reason: str) -> None:
         pass
 
 
-def _open_fds() -> list[int]:
-    return [int(name) for name in os.listdir("/proc/self/fd")]
+def _close_all_but(*kept: int) -> None:
+    """Close every descriptor of this process except ``kept``, by range: nothing is looked up or kept by number."""
+    low = 0
+    for descriptor in sorted(set(kept)):
+        os.closerange(low, descriptor)
+        low = descriptor + 1
+    os.closerange(low, _DESCRIPTOR_CEILING)
+
+
+def _close_on_exec_above(highest_kept: int) -> None:
+    """Mark every descriptor above ``highest_kept`` close-on-exec (close_range with CLOSE_RANGE_CLOEXEC, Linux 5.11)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(SYS_CLOSE_RANGE, highest_kept + 1, ctypes.c_uint(0xFFFFFFFF), CLOSE_RANGE_CLOEXEC) != 0:
+        raise OSError(ctypes.get_errno(), "cannot mark the zygote's descriptors close-on-exec")
+
+
+def _descriptor_ceiling() -> int:
+    """No descriptor of any process reaches fs.nr_open: the end of every range closed here."""
+    try:
+        with open("/proc/sys/fs/nr_open") as limit:
+            return int(limit.read())
+    except (OSError, ValueError):
+        return resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+
+
+_DESCRIPTOR_CEILING = _descriptor_ceiling()
 
 
 def _reap(handlers: dict[int, int]) -> None:

@@ -8,6 +8,8 @@ side re-derives facts from (``trusted.inspect_export``).
 
 from __future__ import annotations
 
+from .kernel_export import DONE_FILE
+
 STEPS_PER_EXECUTION = 1000
 
 
@@ -29,7 +31,8 @@ def setup_source(threads: int, seed: int | None) -> str:
 # unless the notebook chose its own value or eager mode. The weights and history come out bit for
 # bit the same as the student's own call (tests/test_fast_compile.py); only the Python overhead
 # between steps goes. predict keeps one step per call, Keras' default path: its first call would
-# otherwise spend seconds tracing a 1,000-step loop for 313 batches.
+# otherwise spend seconds tracing a 1,000-step loop for 313 batches. Keras reports each chunk's last
+# step to the progress bar, past the epoch's end (2000/1500): the bar is held to the student's own count.
 FAST_COMPILE_SOURCE = f"""
 import keras as _grader_keras
 _grader_compile, _grader_predict = _grader_keras.Model.compile, _grader_keras.Model.predict
@@ -49,6 +52,12 @@ def _grader_default_predict(self, *args, **kwargs):
     finally:
         self.steps_per_execution = {STEPS_PER_EXECUTION}
 _grader_keras.Model.compile, _grader_keras.Model.predict = _grader_fast_compile, _grader_default_predict
+_grader_progbar_update = _grader_keras.utils.Progbar.update
+def _grader_own_steps(self, current, *args, **kwargs):
+    if self.target is not None:
+        current = min(current, self.target)
+    return _grader_progbar_update(self, current, *args, **kwargs)
+_grader_keras.utils.Progbar.update = _grader_own_steps
 """.strip()
 
 # Run by the runner after a cell that was interrupted for its output: an interrupt that was still
@@ -56,8 +65,10 @@ _grader_keras.Model.compile, _grader_keras.Model.predict = _grader_fast_compile,
 SETTLE_SOURCE = "# Added by the grader: a pause in which a late interrupt can land.\nimport time as _grader_time\n_grader_time.sleep(1)"
 
 
-def export_source(code_dir: str, export_dir: str) -> str:
-    """The grader's last cell: ignore interrupts from here on, then export the lesson's variables."""
+def export_source(code_dir: str, export_dir: str, token: str) -> str:
+    """The grader's last cell: ignore interrupts from here on, export the lesson's variables, then write ``token``
+    into ``DONE_FILE``. The runner learns the token only from this cell's source, so no earlier cell can write it:
+    the file says this cell ran to its end (``execution.runner.export_complete``)."""
     return "\n".join([
         "# Added by the grader: export the lesson's variables for checking.",
         "import signal as _grader_signal",
@@ -66,4 +77,6 @@ def export_source(code_dir: str, export_dir: str) -> str:
         f"_grader_sys.path.insert(0, {code_dir!r})",
         "from autograder.sandbox.kernel_export import export_namespace as _grader_export",
         f"_grader_export(globals(), {export_dir!r})",
+        f"with open({export_dir + '/' + DONE_FILE!r}, 'w') as _grader_done:",
+        f"    _grader_done.write({token!r})",
     ])
