@@ -5,6 +5,7 @@ model and variants students write, on a full epoch (1,500 steps: one chunk of 1,
 500) and on a short one (fewer steps than a chunk)."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -73,7 +74,8 @@ def test_fast_compile_trains_bit_for_bit_the_same_weights():
 
 def test_a_notebooks_own_steps_per_execution_is_kept():
     namespace = {}
-    fake = "import types\n_grader_keras = types.SimpleNamespace(Model=type('M', (), {'compile': lambda self, *a, **k: k, 'predict': None}))"
+    fake = ("import types\n_grader_keras = types.SimpleNamespace(Model=type('M', (), {'compile': lambda self, *a, **k: k, 'predict': None}),"
+            " utils=types.SimpleNamespace(Progbar=type('P', (), {'update': None})))")
     exec(FAST_COMPILE_SOURCE.replace("import keras as _grader_keras", fake), namespace)
     model_class = namespace["_grader_keras"].Model
     model = model_class()
@@ -81,3 +83,25 @@ def test_a_notebooks_own_steps_per_execution_is_kept():
     assert model_class.compile(model, run_eagerly=True) == {"run_eagerly": True}
     assert model_class.compile(model, optimizer="adam") == {"optimizer": "adam", "steps_per_execution": 1000}
 
+
+
+PROGRESS = """
+import sys
+import numpy as np, keras
+exec(sys.argv[1])  # the grader's setup code
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+model.fit(np.zeros((48, 4)), np.zeros(48), batch_size=1, epochs=2, verbose=1)
+model.evaluate(np.zeros((20, 4)), np.zeros(20), batch_size=1, verbose=1)
+"""
+
+
+def test_the_progress_bar_counts_the_students_own_steps():
+    """Keras reports each chunk of 1,000 steps by its last step, past the epoch's end (it showed 2000/1500 in
+    executed notebooks): the bar shows the student's own count, 48 steps per epoch here and 20 to evaluate."""
+    completed = subprocess.run([sys.executable, "-c", PROGRESS, FAST_COMPILE_SOURCE], capture_output=True, text=True,
+                               env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", completed.stdout)  # Keras colours the bar
+    shown = {(int(done), int(total)) for done, total in re.findall(r"(\d+)/(\d+) ━", printed)}
+    assert shown == {(48, 48), (20, 20)}, completed.stdout[-2000:]

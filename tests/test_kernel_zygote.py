@@ -96,6 +96,19 @@ def test_a_forked_kernel_sees_what_a_cold_kernel_sees(zygote):
         assert forked[key] == cold[key], f"{key} differs: cold {cold[key]!r}, forked {forked[key]!r}"
 
 
+def test_a_forked_kernel_holds_only_its_own_descriptors(zygote):
+    """Nothing of the zygote's reaches a kernel: its listening socket above all, which a notebook could accept on
+    (stealing classmates' kernel requests) or shut down. A forked kernel's descriptors are a cold kernel's, kind for
+    kind: its standard streams and what ipykernel opens itself (its loopback sockets, pipes and event descriptors)."""
+    cold, forked = run_cell(PROBE, None)["descriptors"], run_cell(PROBE, zygote)["descriptors"]
+    assert sorted(forked.values()) == sorted(cold.values()), f"cold {cold}, forked {forked}"
+    assert [forked[number] for number in ("0", "1", "2")] == [cold[number] for number in ("0", "1", "2")]
+    assert not [kind for kind in forked.values() if "AF_UNIX" in kind and "listening" in kind], forked
+    own = ("/dev/null", "pipe:[N]", "anon_inode:[eventfd]", "anon_inode:[eventpoll]", "socket AF_INET SOCK_STREAM",
+           "socket AF_INET SOCK_STREAM listening")
+    assert set(forked.values()) <= set(own), f"not a kernel's own: {set(forked.values()) - set(own)}"
+
+
 def test_a_forked_kernel_trains_bit_for_bit_the_same_weights(zygote):
     cold, forked = run_cell(TRAIN, None), run_cell(TRAIN, zygote)
     assert forked == cold

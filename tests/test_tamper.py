@@ -123,7 +123,7 @@ def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_b
 @pytest.mark.parametrize("scenario, banner", [
     ("reads_hidden_tests", "nothing found"), ("reads_outside_scratch", "nothing leaked"),
     ("rewrites_test_files", "grader code untouched"), ("network_access", "no network"),
-    ("reads_root_only_files", "nothing leaked"),
+    ("reads_root_only_files", "nothing leaked"), ("accepts_on_inherited_descriptors", "nothing inherited"),
 ])
 def test_attack_saw_and_changed_nothing(tamper_batch, scenario, banner):
     out, rows, *_ = tamper_batch
@@ -165,6 +165,7 @@ def test_kernel_crash_is_replayed_up_to_the_fatal_cell(tamper_batch):
     ("huge_output", ["cell 2 was stopped", "output limit"]),
     ("memory_bomb", ["cell 2 was stopped", "GiB memory limit"]),
     ("fork_bomb", ["cell 2 was stopped", "process limit"]),
+    ("ignores_the_interrupt_after_the_lesson", ["cell 6 was stopped", "time limit", "ignored the interrupt"]),
 ])
 def test_limit_stops_the_cell_names_the_limit_and_keeps_earlier_work(tamper_batch, scenario, words):
     _, rows, *_ = tamper_batch
@@ -172,6 +173,30 @@ def test_limit_stops_the_cell_names_the_limit_and_keeps_earlier_work(tamper_batc
     for word in words:
         assert word in row["message"]
     assert row["q1_load"] == "4"  # the cell before the stopped one still counts
+
+
+def test_the_descriptor_thiefs_neighbours_grade_as_they_do_alone(tamper_batch):
+    """A kernel that accepted on, or shut down, a descriptor shared with the zygote would cost its classmates their
+    kernels ("Kernel didn't respond", status error): every row got its own expected status (and, above, its scores)."""
+    _, rows, *_ = tamper_batch
+    _row(rows, "accepts_on_inherited_descriptors")
+    for name, row in rows.items():
+        expected = TAMPER / f"{Path(name).stem}.expected.json"
+        assert "didn't respond" not in row["message"], (name, row["message"])
+        if expected.is_file():
+            assert row["status"] == json.loads(expected.read_text())["status"], (name, row["message"])
+
+
+def test_no_tensorflow_start_up_lines_in_any_executed_notebook(tamper_batch):
+    """Issue 19: oneDNN, CPU-feature, absl and CUDA cuInit lines are noise in a student's outputs."""
+    out, *_ = tamper_batch
+    import nbformat
+
+    for executed in (out / "submissions").glob("*/executed.ipynb"):
+        notebook = nbformat.read(executed, as_version=4)
+        text = "".join(str(o.get("text", "")) for cell in notebook.cells for o in cell.get("outputs", []))
+        for noise in ("oneDNN", "cuInit", "absl::", "cpu_feature_guard", "This TensorFlow binary is optimized"):
+            assert noise not in text, f"{executed.parent.name} shows {noise!r}"
 
 
 def test_links_and_fifos_in_the_export_are_refused_by_name_and_nothing_behind_them_is_read(tamper_batch):

@@ -30,6 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .. import QUIET_TENSORFLOW
 from ..limits import Limits
 from ..trusted.dataset import keras_cache_dir
 from .confine import SECCOMP_FD
@@ -162,7 +163,7 @@ def kernel_env(threads: int) -> dict[str, str]:
     """What the kernel's environment adds to ``sandbox_env`` (and the kernel zygote's to its own)."""
     return {
         "OMP_NUM_THREADS": str(threads),  # TensorFlow's own pools are set by the setup cell
-        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **QUIET_TENSORFLOW,  # no TensorFlow start-up lines in the student's cell outputs
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",
     }

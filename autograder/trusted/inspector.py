@@ -70,7 +70,7 @@ def _worker_main(conn, target: Callable[[str, dict], dict], memory_bytes: int, t
     try:
         # The batch's Ctrl-C reaches the whole process group: the Inspector stops its workers itself.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # as autograder.QUIET_TENSORFLOW: no start-up lines on the console
         # Keras warns about optimizer state in students' models (e.g. an untrained model's empty Adam);
         # nothing an instructor can act on, and the facts record what matters.
         warnings.filterwarnings("ignore")
