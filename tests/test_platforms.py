@@ -419,9 +419,18 @@ def test_heavy_downloaded_ipynb_and_exported_zip_both_grade_full_marks(colab_ses
 
 def test_students_requirements_pin_the_kits_versions_and_nothing_of_the_instructors():
     """requirements-student.txt: TensorFlow and otter-grader at the kit's pins, without pytest or selenium."""
-    student = dict(line.split("==") for line in (ROOT / "requirements-student.txt").read_text().splitlines()
-                   if line.strip() and not line.startswith("#"))
-    assert student["tensorflow"] == pinned("tensorflow-cpu").split("==")[1]  # the same release, for any CPU or GPU
+    from packaging.requirements import Requirement
+
+    requirements = [Requirement(line) for line in (ROOT / "requirements-student.txt").read_text().splitlines()
+                    if line.strip() and not line.startswith("#")]
+    student = {r.name: str(r.specifier).removeprefix("==") for r in requirements if r.name not in ("tensorflow", "tensorflow-cpu")}
+    # Exactly one TensorFlow on every platform, the kit's release: tensorflow-cpu where it is published (no GPU
+    # libraries, a fraction of the download), the ordinary wheel elsewhere.
+    tensorflow = [r for r in requirements if r.name in ("tensorflow", "tensorflow-cpu")]
+    for platform, machine, wheel in (("linux", "x86_64", "tensorflow-cpu"), ("win32", "AMD64", "tensorflow-cpu"),
+                                     ("darwin", "arm64", "tensorflow"), ("linux", "aarch64", "tensorflow")):
+        chosen = [r for r in tensorflow if r.marker.evaluate({"sys_platform": platform, "platform_machine": machine})]
+        assert [(r.name, str(r.specifier)) for r in chosen] == [(wheel, "==" + pinned("tensorflow-cpu").split("==")[1])], platform
     for package in ("keras", "numpy", "matplotlib", "ipykernel", "otter-grader"):
         assert f"{package}=={student[package]}" == pinned(package), package
     assert f"otter-grader=={student['otter-grader']}" == OTTER_PIN

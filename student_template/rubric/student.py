@@ -52,6 +52,7 @@ _SETUP_HEAD = '''\
 # Installs {pin} if missing, unpacks the public checks packed into this cell, and creates `grader`.
 def _setup_checks(packed):
     import base64, json, os, pathlib, sys, tempfile, zlib
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines (oneDNN, CUDA) say nothing to act on
     files = json.loads(zlib.decompress(base64.b64decode(packed)))
     for base in (os.getcwd(), tempfile.gettempdir()):  # a temporary folder where this one is read-only
         folder = pathlib.Path(base, "{folder}")
