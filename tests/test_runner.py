@@ -103,8 +103,9 @@ def test_each_cell_starts_with_no_limit_fired():
     assert (client.first_limit, client.timed_out, client.went_idle) == (None, False, False)
 
 
-SPIN_IGNORING_SIGINT = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-SPIN = "while True:\n    pass"
+# Sleeping, not spinning: the runner sees the same (no reply until interrupted), and the suite keeps its cores.
+SPIN_IGNORING_SIGINT = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"
+SPIN = "import time\nwhile True:\n    time.sleep(0.1)"
 
 
 def _execute(tmp_path, sources, limits, monkeypatch):
@@ -122,7 +123,7 @@ def _execute(tmp_path, sources, limits, monkeypatch):
     return execution, folders["export"]
 
 
-LIMITS = Limits(timeout=15, interrupt_grace=2, export_timeout=30, replay_slack=20)
+LIMITS = Limits(timeout=10, interrupt_grace=2, export_timeout=30, replay_slack=20)
 
 
 def test_a_kernel_that_ignores_the_interrupt_is_killed_and_the_work_before_it_is_replayed_and_exported(
