@@ -17,8 +17,9 @@ cgroups, rlimits, uid and gid from /proc, reads the request, takes on the rlimit
 sandbox's mount, IPC, UTS, network, cgroup and PID namespaces (``setns``), becomes the sandbox's
 unprivileged user with no capabilities, no groups, no_new_privs and the seccomp filter, as ``setpriv``
 and bubblewrap make a cold kernel, and forks once more to enter the PID namespace; the handler then
-only waits for that child, so that it is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every file
-the server opened, takes the launcher's environment (plus what importing TensorFlow set), folder
+only waits for that child, so that it is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every
+descriptor but its three streams (by range, whatever their numbers: the server's listening socket never reaches a
+kernel, where a notebook could accept on it or shut it down), takes the launcher's environment (plus what importing TensorFlow set), folder
 and streams, reseeds NumPy's global generator (Python's ``random`` reseeds itself after a fork),
 and starts ipykernel exactly as ``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It
 reports its PID to the launcher, which waits for it and forwards signals.
@@ -195,7 +196,7 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, imported_env: 
         os.close(pidfd)
         groups = [os.open(procs, os.O_WRONLY) for procs in cgroups]  # opened while this process can see them
         connection.settimeout(10)
-        _, streams, _, _ = socket.recv_fds(connection, 1, 3)
+        _, streams, _, _ = socket.recv_fds(connection, 1, 3, socket.MSG_CMSG_CLOEXEC)  # close-on-exec, as every descriptor here
         if len(streams) != 3:
             raise ValueError("the request must carry the kernel's three standard streams")
         request = _read_request(connection)
