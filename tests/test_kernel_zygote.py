@@ -100,7 +100,9 @@ def test_a_forked_kernel_holds_only_its_own_descriptors(zygote):
     """Nothing of the zygote's reaches a kernel: its listening socket above all, which a notebook could accept on
     (stealing classmates' kernel requests) or shut down. A forked kernel's descriptors are a cold kernel's, kind for
     kind: its standard streams and what ipykernel opens itself (its loopback sockets, pipes and event descriptors)."""
-    cold, forked = run_cell(PROBE, None)["descriptors"], run_cell(PROBE, zygote)["descriptors"]
+    cold, forked = run_cell(PROBE, None), run_cell(PROBE, zygote)
+    assert forked["processes"] == sorted([*cold["processes"], "python"])  # really forked: the launcher, then its kernel
+    cold, forked = cold["descriptors"], forked["descriptors"]
     assert sorted(forked.values()) == sorted(cold.values()), f"cold {cold}, forked {forked}"
     assert [forked[number] for number in ("0", "1", "2")] == [cold[number] for number in ("0", "1", "2")]
     assert not [kind for kind in forked.values() if "AF_UNIX" in kind and "listening" in kind], forked

@@ -373,7 +373,8 @@ def _close_all_but(*kept: int) -> None:
     """Close every descriptor of this process except ``kept``, by range: nothing is looked up or kept by number."""
     low = 0
     for descriptor in sorted(set(kept)):
-        os.closerange(low, descriptor)
+        if low < descriptor:  # an empty range is not a no-op: CPython passes close_range a last descriptor of -1, all of them
+            os.closerange(low, descriptor)
         low = descriptor + 1
     os.closerange(low, _DESCRIPTOR_CEILING)
 
