@@ -255,28 +255,24 @@ def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbform
 def _unique_names(files: dict[Path, tuple[tuple[str, ...], int]]) -> dict[Path, str]:
     """Each file's parts from ``start`` on, started earlier (one folder up at a time) only where two names clash.
 
-    Names made printable can still clash (a real ``\\x81`` in one name, an undecodable byte in another):
-    those get ``~2``, ``~3``... after them, in path order.
+    Paths made printable can be equal (an undecodable byte in one name, its printed form typed out in
+    another): the later of those, in path order, get ``~2``, ``~3``... after their file name first.
     """
+    files, seen = dict(files), Counter()
+    for path in sorted(files, key=str):
+        parts, first = files[path]
+        seen[parts] += 1
+        if seen[parts] > 1:
+            files[path] = ((*parts[:-1], f"{parts[-1]}~{seen[parts]}"), first)
     start = {path: first for path, (_, first) in files.items()}
     while True:
         names = {path: "/".join(files[path][0][start[path]:]) for path in files}
         counts = Counter(names.values())
         clashing = [path for path in files if counts[names[path]] > 1 and start[path] > 1]
         if not clashing:
-            break
+            return {path: str(PurePosixPath(name)) for path, name in names.items()}
         for path in clashing:
             start[path] -= 1
-    names = {path: str(PurePosixPath(name)) for path, name in names.items()}
-    taken, unique = set(), {}
-    for path in sorted(names, key=lambda p: (names[p], str(p))):
-        name, number = names[path], 1
-        while name in taken:
-            number += 1
-            name = f"{names[path]}~{number}"
-        taken.add(name)
-        unique[path] = name
-    return unique
 
 
 def _digest(path: Path) -> str:
