@@ -154,6 +154,13 @@ def test_each_layout_is_still_recognised_by_itself():
     assert decide_layout(["hw.ipynb", "other.zip"], None) == "files"
 
 
+def test_a_macs_appledouble_folder_leaves_a_canvas_download_a_canvas_download(tmp_path):
+    touch(tmp_path / "dl" / "adamsalice_1001_9001_hw.ipynb")
+    touch(tmp_path / "dl" / "__MACOSX" / "._adamsalice_1001_9001_hw.ipynb")
+    [submission] = find_submissions([tmp_path / "dl"])
+    assert submission.identity.layout == "canvas" and submission.name == "adamsalice_1001_9001_hw.ipynb"
+
+
 def test_files_given_one_by_one_are_read_as_canvas_only_from_one_download(tmp_path):
     download = touch(tmp_path / "dl" / "adamsalice_1001_9001_hw.ipynb")
     planted = touch(tmp_path / "class" / "1002" / "adamsalice_1001_9999_hw.ipynb")  # as `grade class/*/*.ipynb` passes it

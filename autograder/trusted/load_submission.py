@@ -39,7 +39,9 @@ from .identity import LAYOUTS, Identity, decide_layout, identify, read_gradescop
 from .safe_files import json_depth
 
 SUFFIXES = (".ipynb", ".zip")
-SKIPPED_FOLDERS = (".ipynb_checkpoints",)  # Jupyter's own autosaves, never a submission
+# Jupyter's own autosaves, and the AppleDouble copies a Mac puts in a zip: never a submission, and a subfolder
+# of them must not turn a Canvas download into a folder per student.
+SKIPPED_FOLDERS = (".ipynb_checkpoints", "__MACOSX")
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 _READABLE_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
                      zipfile.ZIP_LZMA: "lzma"}
