@@ -170,3 +170,42 @@ def test_files_given_one_by_one_are_read_as_canvas_only_from_one_download(tmp_pa
     assert alone == {download.name: "canvas"}
     roster = Roster((Student("1001", "Alice"),))
     assert assign({"x": Identity("file", (), ())}, roster).unmatched == ("x",)
+
+
+def test_the_command_grades_alice_and_says_each_folders_layout(tmp_path, monkeypatch, capsys):
+    """``grade.main`` on the class-6 attack, the runner and inspector stubbed: Alice's submission runs and counts."""
+    import contextlib
+    from pathlib import Path
+
+    import nbformat
+
+    from autograder import grade
+    from autograder.execution.run import SandboxRun
+    from autograder.execution.runner import Execution
+    from autograder.trusted.inspector import Inspection
+
+    notebook = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+    (tmp_path / "class" / "1001").mkdir(parents=True)
+    (tmp_path / "class" / "1002").mkdir()
+    (tmp_path / "class" / "1001" / "fashion_mnist_keras.ipynb").write_text(notebook)
+    (tmp_path / "class" / "1002" / ATTACK).write_text(notebook)
+    (tmp_path / "roster.csv").write_text(ROSTER)
+
+    class Inspector(contextlib.nullcontext):
+        def __enter__(self):
+            return self
+
+        def inspect(self, export, refused):
+            return Inspection(perfect_facts())
+
+    monkeypatch.setattr(grade, "Inspector", lambda *args: Inspector())
+    monkeypatch.setattr(grade, "kernel_zygote", lambda *args: contextlib.nullcontext(None))
+    monkeypatch.setattr(grade, "run_sandboxed", lambda *a, **k: SandboxRun(Execution(), None, tmp_path))
+    monkeypatch.setattr(grade.dataset, "provision", lambda **kwargs: Path("."))
+    out = tmp_path / "out"
+    assert grade.main(paths=[tmp_path / "class"], out=out, quiet=True, roster=tmp_path / "roster.csv") == 0
+    rows = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert (rows["1001/fashion_mnist_keras.ipynb"]["student_id"], rows["1001/fashion_mnist_keras.ipynb"]["status"]) == ("1001", "graded")
+    assert rows[f"1002/{ATTACK}"]["student_id"] == "1002"
+    assert "superseded" not in {row["status"] for row in rows.values()}
+    assert f"layout: {tmp_path / 'class'}: a folder per student" in capsys.readouterr().err
