@@ -24,7 +24,6 @@ import lzma
 import os
 import stat
 import struct
-import unicodedata
 import zipfile
 import zlib
 from collections import Counter
@@ -104,8 +103,9 @@ def find_submissions(paths, notes: list[str] | None = None, layouts: list[str] |
 def shown(text: str) -> str:
     """``text`` as it can be printed, written and compared anywhere: no undecodable byte, no invisible character.
 
-    A byte that is not UTF-8 (kept by Python as a lone surrogate) shows as ``\\xNN``; a control, format
-    (direction overrides included) or separator character as ``\\uNNNN``. Ordinary names are unchanged.
+    A byte that is not UTF-8 (kept by Python as a lone surrogate) shows as ``\\xNN``; any other character
+    Python does not call printable (controls, direction overrides, unassigned code points, spaces other
+    than " ") as ``\\uNNNN``. Ordinary names, in any script, are unchanged.
     """
     if text.isprintable():  # the common case, and fast
         return text
@@ -114,7 +114,7 @@ def shown(text: str) -> str:
         code = ord(char)
         if 0xDC80 <= code <= 0xDCFF:
             out.append(f"\\x{code - 0xDC00:02x}")
-        elif unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+        elif not char.isprintable():  # controls, format and direction characters, unassigned ones, odd spaces
             out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
         else:
             out.append(char)
