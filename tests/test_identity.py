@@ -166,8 +166,11 @@ def test_files_given_one_by_one_are_read_as_canvas_only_from_one_download(tmp_pa
     planted = touch(tmp_path / "class" / "1002" / "adamsalice_1001_9999_hw.ipynb")  # as `grade class/*/*.ipynb` passes it
     together = {s.name: s.identity.layout for s in find_submissions([download, planted])}
     assert together == {download.name: "file", planted.name: "file"}
-    alone = {s.name: s.identity.layout for s in find_submissions([download])}
+    layouts = []
+    alone = {s.name: s.identity.layout for s in find_submissions([download], [], layouts)}
     assert alone == {download.name: "canvas"}
+    assert layouts == ["the 1 file(s) given one by one: a Canvas download: files named "
+                       "lastfirst_<user id>_<submission id>_<name>"]
     roster = Roster((Student("1001", "Alice"),))
     assert assign({"x": Identity("file", (), ())}, roster).unmatched == ("x",)
 
