@@ -188,3 +188,17 @@ def test_the_command_turns_a_roster_error_into_one_line_and_exit_2(tmp_path):
     assert completed.stderr.strip().splitlines()[-1].startswith("error: the roster ")
     assert not (tmp_path / "out" / "grades.csv").exists()
     json.dumps(completed.stderr)
+
+
+def test_a_link_uploaded_to_gradescope_is_refused_not_followed(tmp_path):
+    from autograder import gradescope
+
+    secret = tmp_path / "source" / "solutions" / "fashion_mnist_keras.ipynb"  # what a link could point at
+    secret.parent.mkdir(parents=True)
+    secret.write_text(NOTEBOOK)
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "submission" / "fashion_mnist_keras.ipynb").symlink_to(secret)
+    assert gradescope.run(tmp_path) == 0
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == 0 and "symbolic link" in json.dumps(results)
+    assert not (tmp_path / "grading").exists()  # nothing was graded
