@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system data grade-examples test test-nonroot generate check-generated check-reference gradescope browser calibrate clean
+.PHONY: setup system data grade-examples test test-nonroot generate check-generated check-reference gradescope browser libreoffice calibrate clean
 
 setup: system $(STAMP) data
 
@@ -67,6 +67,12 @@ gradescope: setup
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "chromium and chromedriver are installed"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; fi
+
+# LibreOffice Calc, headless, for the test that opens the CSV files as a spreadsheet would (tests/test_csv_formulas.py).
+# Needs root; does nothing when present.
+libreoffice:
+	@if command -v soffice >/dev/null 2>&1; then echo "libreoffice is installed"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-calc; fi
 
 calibrate: setup
 	$(PY) -m autograder calibrate --seeds 5

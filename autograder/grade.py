@@ -70,7 +70,8 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     if missing:
         raise KitError(f"no such file or folder: {', '.join(missing)}: check the path (pass notebooks, zips or folders)")
     found_notes: list[str] = []
-    submissions = find_submissions(paths, found_notes)
+    layouts: list[str] = []  # each folder's layout, decided once (trusted.identity): said before anything runs
+    submissions = find_submissions(paths, found_notes, layouts)
     if not submissions:
         raise KitError(f"no .ipynb or .zip files found in {[str(p) for p in paths]}: pass notebooks, zips or folders")
     roster = read_roster(roster) if roster is not None else None
@@ -78,6 +79,8 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     chosen = assign({s.name: s.identity for s in submissions}, roster)  # over every shard: the same choice in each
     if overrides is not None:  # a wrong line is an error now, not after an hour of grading
         gradebook.check_overrides(overrides, chosen, {s.name for s in submissions})
+    for line in layouts:
+        print(f"layout: {line}", file=sys.stderr)
     for line in found_notes:
         print(f"note: {line}", file=sys.stderr)
     everything, submissions = submissions, shards.select(submissions, shard)

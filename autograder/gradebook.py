@@ -65,7 +65,7 @@ def finish(results: list[SubmissionResult], out: Path, *, notes: list[str], rost
     write_atomic(out / "grades.csv", grades_csv(rows))
     write_atomic(out / CANVAS_FILE, canvas_csv(rows, students, assignment_name))
     write_atomic(out / LONG_FILE, grades_long_csv(rows))
-    write_class_summary(rows, out, notes=notes, unmatched=list(chosen.unmatched))
+    write_class_summary(rows, out, notes=notes, unmatched=list(chosen.unmatched), attention=chosen.attention)
     _tell_instructor(rows, chosen, refreshed, out, quiet)
     return rows
 
@@ -141,6 +141,8 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
         print(f"note: {len(chosen.unmatched)} submission(s) match nobody on the roster and are graded with an empty "
               f"student_id (left out of canvas.csv): {', '.join(chosen.unmatched[:10])}"
               f"{' ...' if len(chosen.unmatched) > 10 else ''}", file=sys.stderr)
+    for name, reason in sorted(chosen.attention.items()):
+        print(f"needs attention: {name} is assigned to nobody (graded, left out of canvas.csv): {reason}", file=sys.stderr)
     if not any(row.student_id for row in rows):
         print(f"note: {out / CANVAS_FILE} lists no student: nothing named one (no --roster, and no Canvas or "
               f"Gradescope download); pass --roster to fill it", file=sys.stderr)

@@ -16,13 +16,12 @@ student, submission, question or check that does not exist is an error before an
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import re
 from pathlib import Path
 
 from .exceptions import KitError
+from .roster import csv_rows
 from .results import Adjustment, QuestionResult, SubmissionResult, _number
 from .rubric import QUESTIONS, RUBRIC, max_points
 
@@ -70,7 +69,7 @@ def read_overrides(path: Path) -> Overrides:
 
 
 def parse_overrides(text: str, source: str) -> Overrides:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv_rows(text, f"the overrides {source}")
     header = [cell.strip().lower().replace(" ", "").replace("_", "") for cell in next(reader, [])]
     missing = [name for name, options in (("student or submission", ("student", "submission")),
                                          ("question or check", ("question", "check")),

@@ -14,8 +14,15 @@ underscores, so a Canvas gradebook export works as it is:
 
 Canvas's ``Points Possible`` row (no id) is skipped. A submission belongs to the roster student
 whose ``student_id``, ``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its
-origin says: the Canvas user id in its file name, its Gradescope submitters' SIDs and emails, or
-the name of a folder in its path. Without a roster, only Canvas and Gradescope name students.
+origin says (``trusted.identity``, one layout per folder): the Canvas user id in its file name, its
+Gradescope submitters' SIDs and emails, or the name of the student's folder it is in. Without a
+roster, only Canvas and Gradescope name students.
+
+A submission whose ids disagree (a Gradescope submitter whose SID is one student's and whose email
+is another's, or not the email the roster has for them), or whose student's submissions cannot be
+ordered by one kind of value (a Canvas id against a file time), is assigned to nobody and listed
+as needing the instructor's attention, with the reason: no file name or metadata field a student
+controls can take another student's grade.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .exceptions import KitError
-from .trusted.identity import Identity
+from .trusted.identity import Identity, Submitter, order_key
 
 COLUMNS = {  # our name -> the header names accepted for it, normalised (see _normalise)
     "student_id": ("studentid", "id", "sid"),
@@ -80,13 +87,13 @@ def read_roster(path: Path) -> Roster:
         text = raw.decode("utf-8-sig")  # Excel saves UTF-8 with a byte-order mark
     except UnicodeDecodeError as error:
         raise KitError(f"the roster {path} is not UTF-8 text: save it as 'CSV UTF-8'") from error
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    rows = csv_rows(text, f"the roster {path}")
+    header = next(rows, None)
     if not header:
         raise KitError(f"the roster {path} is empty: it needs a header row with at least student_id and name")
     columns = _columns(header, path)
     students, seen = [], {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
         values = {ours: (row[index].strip() if index < len(row) else "") for ours, index in columns.items()}
@@ -100,6 +107,24 @@ def read_roster(path: Path) -> Roster:
         seen[values["student_id"]] = line
         students.append(Student(**{**values, "name": values["name"] or values["student_id"]}))
     return Roster(tuple(students), str(path))
+
+
+def csv_rows(text: str, what: str):
+    """The rows of a CSV file the instructor gives (roster, overrides); a ``KitError`` naming the line it cannot read.
+
+    Python's reader refuses a field over 131,072 characters (often an unclosed quote swallowing the
+    rest of the file) and a few other shapes, with a ``csv.Error`` that would otherwise end the command.
+    """
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise KitError(f"{what}, line {reader.line_num}, cannot be read as CSV ({error}): look for a quote that "
+                           f"is never closed, or a cell far too long, and save it again as CSV") from error
+        yield row
 
 
 def _columns(header: list[str], path: Path) -> dict[str, int]:
@@ -132,34 +157,76 @@ class Assignment:
     superseded: dict[str, str]  # submission name -> the later submission that counts instead
     missing: tuple[Student, ...]  # roster students with no submission
     unmatched: tuple[str, ...]  # submissions a roster was given for but that match nobody on it
+    attention: dict[str, str] = dataclasses.field(default_factory=dict)  # submission -> why it is assigned to nobody
 
 
 def assign(identities: dict[str, Identity], roster: Roster | None) -> Assignment:
     """Match each submission (name -> identity) to its students, and keep each student's latest submission.
 
     The latest is the one with the greatest ``Identity.order`` (Canvas submission id, Gradescope
-    ``created_at``, file modification time), a notebook before a zip on a tie, then the last name.
+    ``created_at``, file modification time: ``identity.order_key``), a notebook before a zip on a tie,
+    then the last name. Submissions whose ids disagree, or a student's submissions whose orders are of
+    different kinds, are assigned to nobody and listed in ``attention``.
     """
-    students = {name: _students_of(identity, roster) for name, identity in identities.items()}
+    students, attention = {}, {}
+    for name, identity in identities.items():
+        students[name], problem = _students_of(identity, roster)
+        if problem:
+            attention[name] = problem
+    keys = {name: order_key(identity.order) for name, identity in identities.items()}
+    for student_id, names in _by_student(students).items():
+        kinds = sorted({keys[name][0] for name in names})
+        if len(kinds) > 1:
+            for name in names:
+                attention[name] = (f"student {student_id} has submissions from different sources ({', '.join(kinds)}): "
+                                   f"which is the latest cannot be told; keep one of them")
+    students = {name: (() if name in attention else people) for name, people in students.items()}
+    superseded = {}
+    for names in _by_student(students).values():
+        latest = max(names, key=lambda name: (keys[name][1], name.endswith(".ipynb"), name))
+        superseded.update({name: latest for name in names if name != latest})
+    by_student = _by_student(students)
+    missing = tuple(s for s in roster.students if s.student_id not in by_student) if roster else ()
+    unmatched = tuple(name for name, people in students.items()
+                      if roster is not None and not people and name not in attention)
+    return Assignment(students, superseded, missing, unmatched, attention)
+
+
+def _by_student(students: dict[str, tuple[Student, ...]]) -> dict[str, list[str]]:
     by_student = defaultdict(list)
     for name, people in students.items():
         for student in people:
             by_student[student.student_id].append(name)
-    superseded = {}
-    for names in by_student.values():
-        latest = max(names, key=lambda name: (identities[name].order, name.endswith(".ipynb"), name))
-        superseded.update({name: latest for name in names if name != latest})
-    missing = tuple(s for s in roster.students if s.student_id not in by_student) if roster else ()
-    unmatched = tuple(name for name, people in students.items() if roster is not None and not people)
-    return Assignment(students, superseded, missing, unmatched)
+    return by_student
 
 
-def _students_of(identity: Identity, roster: Roster | None) -> tuple[Student, ...]:
+def _students_of(identity: Identity, roster: Roster | None) -> tuple[tuple[Student, ...], str]:
+    """The students ``identity`` names, and why none when its ids disagree ("" when they agree)."""
     if roster is None:  # only an LMS names students for certain; a folder name alone is not an id
         return tuple(Student(person.sid or person.email, person.name, person.email)
-                     for person in identity.submitters if person.sid or person.email)
-    found = [roster.find((person.sid, person.email)) for person in identity.submitters]
+                     for person in identity.submitters if person.sid or person.email), ""
     if not identity.submitters:
-        # Folder names, innermost last: ``sec1/alice/hw.ipynb`` is alice's; only the first that matches counts.
+        # The student's folder (``trusted.identity``: only the one directly under the folder given).
         found = [next((s for folder in identity.folders if (s := roster.find((folder,))) is not None), None)]
-    return tuple(dict.fromkeys(student for student in found if student is not None))
+        return tuple(student for student in found if student is not None), ""
+    found = []
+    for person in identity.submitters:
+        student, problem = _submitter(person, roster)
+        if problem:
+            return (), problem
+        found.append(student)
+    return tuple(dict.fromkeys(student for student in found if student is not None)), ""
+
+
+def _submitter(person: Submitter, roster: Roster) -> tuple[Student | None, str]:
+    """The roster student an LMS submitter is, when all their ids agree; else None and why."""
+    by_sid = roster.find((person.sid,)) if person.sid else None
+    by_email = roster.find((person.email,)) if person.email else None
+    if by_sid is not None and by_email is not None and by_sid != by_email:
+        return None, (f"its submitter's SID {person.sid!r} is {by_sid.name}'s ({by_sid.student_id}) on the roster, but "
+                      f"their email {person.email!r} is {by_email.name}'s ({by_email.student_id}): check who submitted it")
+    student = by_sid or by_email
+    if student is not None and person.email and student.email and person.email.strip().lower() != student.email.strip().lower():
+        return None, (f"its submitter's SID {person.sid!r} is {student.name}'s ({student.student_id}) on the roster, but "
+                      f"their email {person.email!r} is not the roster's {student.email!r}: check who submitted it")
+    return student, ""

@@ -62,3 +62,10 @@ def test_check_reference_fails_unless_the_reference_scores_full_marks(tmp_path):
     failed = expect(21)
     assert failed.returncode == 1 and "scored 21/22 (graded): lost points" in failed.stderr
     assert expect(22, "timeout").returncode == 1
+
+
+def test_ci_run_installs_libreoffice_for_the_csv_test():
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert lines.index("make libreoffice") < lines.index("make test")
+    dry = subprocess.run(["make", "-n", "libreoffice"], cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0 and "apt-get install -y -qq --no-install-recommends libreoffice-calc" in dry.stdout

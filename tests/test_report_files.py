@@ -69,7 +69,9 @@ def test_formula_names_and_messages_are_written_as_text_with_a_leading_apostroph
     assert set(by_name) == {f"'{name}" for name in FORMULAS} | {"link.ipynb", "tab.ipynb", "cr.ipynb"}
     assert by_name["link.ipynb"]["message"] == '\'=HYPERLINK("http://example.com","click")'
     assert by_name["tab.ipynb"]["message"] == "'\tcell 3 failed"
-    assert by_name["cr.ipynb"]["message"] == "'\n=1+1"  # a carriage return is written as a line break, quoted
+    # A carriage return is written as a line break, quoted; the line after it gets its own apostrophe (a reader
+    # that splits rows at line breaks would otherwise start a cell with "=").
+    assert by_name["cr.ipynb"]["message"] == "'\n'=1+1"
 
 
 def test_ordinary_text_and_numbers_are_left_alone():

@@ -116,8 +116,8 @@ def test_canvas_names_give_the_user_and_the_latest_submission_id(tmp_path):
 
 def test_canvas_names_without_a_roster_still_name_the_student(tmp_path):
     touch(tmp_path / "dl" / "turingalan_102_900_hw.ipynb")
-    touch(tmp_path / "dl" / "ada" / "hw.ipynb")
-    _, chosen = chosen_for([tmp_path / "dl"], None)
+    touch(tmp_path / "class" / "ada" / "hw.ipynb")  # a folder per student, given beside the Canvas download
+    _, chosen = chosen_for([tmp_path / "dl", tmp_path / "class"], None)
     assert [(s.student_id, s.name) for s in chosen.students["turingalan_102_900_hw.ipynb"]] == [("102", "turingalan")]
     assert chosen.students["ada/hw.ipynb"] == ()  # a folder name is an id only when a roster says so
     assert chosen.unmatched == () and chosen.missing == ()

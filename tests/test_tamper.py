@@ -236,8 +236,8 @@ def test_colliding_names_get_their_own_folders(tamper_batch):
 def test_formula_names_are_neutralised_in_grades_csv(tamper_batch):
     out, *_ = tamper_batch
     lines = (out / "grades.csv").read_text().splitlines()
-    assert any(line.startswith("'=1+2.ipynb,") for line in lines)
-    assert any(line.startswith("\"'@SUM(1+1)*cmd.ipynb\",") or line.startswith("'@SUM(1+1)*cmd.ipynb,") for line in lines)
+    assert any(line.startswith("\"'=1+2.ipynb\",") for line in lines)  # every field quoted (reports/spreadsheet)
+    assert any(line.startswith("\"'@SUM(1+1)*cmd.ipynb\",") for line in lines)
     for row in csv.reader(lines[1:]):
         assert all(not cell or cell[0] not in "=+-@\t\r" for cell in row), row
 

@@ -12,10 +12,10 @@ alone.
 
 from __future__ import annotations
 
-import csv
 import io
 
-from .report import _cell
+from . import spreadsheet
+from .spreadsheet import safe_cell as _cell
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS, max_points
 
@@ -32,7 +32,7 @@ def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: st
     Superseded rows are left out: the student's latest submission is their grade.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = spreadsheet.writer(buffer)
     writer.writerow([*CANVAS_COLUMNS, assignment_name])
     writer.writerow([POINTS_POSSIBLE, "", "", "", "", sum(max_points(name) for name in QUESTIONS)])
     for row in rows:
@@ -49,7 +49,7 @@ def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: st
 def grades_long_csv(rows: list[SubmissionResult]) -> str:
     """One row per student (or unmatched submission) and question; superseded submissions are left out."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = spreadsheet.writer(buffer)
     writer.writerow(LONG_COLUMNS)
     for row in rows:
         if row.status == "superseded":

@@ -11,7 +11,9 @@ import re
 import tempfile
 from pathlib import Path
 
+from . import spreadsheet
 from .feedback_html import feedback_html
+from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 from ..reference import reference_curves
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS
@@ -20,7 +22,6 @@ from ..rubric import QUESTIONS
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
 GRADES_COLUMNS = ("submission", "student_id", "name", "status", "score", "max_score", *QUESTIONS, "message", "flags")
 READABLE_NAME_LENGTH = 80
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -50,7 +51,7 @@ def submission_folder(out_dir: Path, submission: str) -> Path:
 
 def grades_csv(results: list[SubmissionResult]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = spreadsheet.writer(buffer)
     writer.writerow(GRADES_COLUMNS)
     for result in results:
         scores = (result.score, result.max_score, *(result.question_score(name) for name in QUESTIONS))
@@ -61,22 +62,6 @@ def grades_csv(results: list[SubmissionResult]) -> str:
             "; ".join(result.flags),
         )])
     return buffer.getvalue()
-
-
-def _cell(value):
-    """A grades.csv cell that a spreadsheet shows as text, never runs as a formula.
-
-    Submission names and messages come from students: ``=HYPERLINK(...)`` or ``@SUM(...)`` would run
-    when the instructor opens the file in Excel or LibreOffice (CSV injection). Following OWASP, text
-    starting with a formula character gets a leading apostrophe, which keeps it readable. Numbers stay numbers.
-    """
-    if not isinstance(value, str):
-        return value
-    if value.startswith(FORMULA_PREFIXES):
-        value = "'" + value
-    # With lineterminator "\n", the csv writer of Python 3.11 leaves a lone "\r" unquoted, which breaks the row
-    # for every reader; as "\n" it is quoted and reads back as a line break.
-    return value.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def gradescope_results(result: SubmissionResult) -> dict:

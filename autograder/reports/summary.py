@@ -30,15 +30,17 @@ FLAGS_EXPLAINED = (
 
 
 def write_class_summary(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (),
-                        unmatched: list[str] = ()) -> Path:
+                        unmatched: list[str] = (), attention: dict[str, str] | None = None) -> Path:
     path = Path(out_dir) / SUMMARY_FILE
-    write_atomic(path, summary_html(results, Path(out_dir), notes=notes, unmatched=unmatched))
+    write_atomic(path, summary_html(results, Path(out_dir), notes=notes, unmatched=unmatched, attention=attention))
     return path
 
 
-def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (), unmatched: list[str] = ()) -> str:
+def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (), unmatched: list[str] = (),
+                 attention: dict[str, str] | None = None) -> str:
     """The page; ``notes`` say what this machine did not enforce (the console says them too, once);
-    ``unmatched`` are the submissions that match nobody on the roster."""
+    ``unmatched`` are the submissions that match nobody on the roster; ``attention``, those assigned to
+    nobody because their ids disagree, with why."""
     everything, graded = results, [result for result in results if result.is_grade]
     body = ["<h1>Class summary</h1>", _headline(results), _legend()]
     if notes:
@@ -48,7 +50,7 @@ def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[
         body += ["<h2>Roster</h2>", _roster(results, unmatched)]
     body += ["<h2>Overrides</h2>", _overrides(results)]
     results = graded  # from here on, only rows that hold a grade: statistics leave out superseded and missing
-    body += ["<h2>Needs your attention</h2>", _attention(results)]
+    body += ["<h2>Needs your attention</h2>", _attention(results, attention or {})]
     body += ["<h2>Flagged for review</h2>", _flagged(results)]
     body += ["<h2>Scores</h2>", _histogram(results)]
     body += ["<h2>Pass rate per check</h2>", _pass_rates(results)]
@@ -101,15 +103,22 @@ def _overrides(results) -> str:
                      f'<th class="number">change</th><th>reason</th></tr>{rows}</table>')
 
 
-def _attention(results) -> str:
-    """The grader's own failures: the score may be wrong through no fault of the student."""
+def _attention(results, unassigned: dict[str, str]) -> str:
+    """The grader's own failures (the score may be wrong through no fault of the student), and the submissions
+    assigned to nobody because what names their student disagrees (``roster.assign``): whose each is, the
+    instructor decides."""
     needing = [r for r in results if r.status == "error" or not r.final]
-    if not needing:
+    if not needing and not unassigned:
         return note("Nothing: the grader, its inspector and every kernel worked.")
     rows = "".join(
         f'<tr data-attention="{escape(r.submission)}"><td>{escape(r.submission)}</td><td>{escape(r.status)}</td>'
         f"<td>{escape(_why_attention(r))}</td><td>{escape(r.message)}</td></tr>"
         for r in needing
+    )
+    rows += "".join(
+        f'<tr data-attention="{escape(name)}" data-unassigned="{escape(name)}"><td>{escape(name)}</td><td>assigned to '
+        f"nobody</td><td>{escape(reason)}</td><td>graded with an empty student_id and left out of canvas.csv</td></tr>"
+        for name, reason in sorted(unassigned.items())
     )
     return scrolling('<table class="attention"><tr><th>submission</th><th>status</th><th>why</th><th>message</th></tr>'
                      f"{rows}</table>")
