@@ -12,10 +12,10 @@ A notebook that seeds itself (``keras.utils.set_random_seed``, ``tf.random.set_s
 ``np.random.seed``) is seeded by the grader first all the same: its own call then takes over from
 that cell on, which is as deterministic, so nothing needs to detect it.
 
-The same seed gives the same weights, bit for bit, only with the same number of TensorFlow
-threads (a reduction split over two threads adds in another order): the grader's workers train
-with one thread each (``limits.plan_workers``); tests/test_seeding.py grades one notebook in two
-batches and compares.
+Measured on 2 cores (one notebook, the lesson's model): the same seed gave the same test loss to the
+last bit from a cold kernel and a kernel forked from the zygote, with one TensorFlow thread or two,
+with the grader's ``steps_per_execution``, without ``TF_DETERMINISTIC_OPS``. tests/test_seeding.py
+grades one notebook in two separate batches and compares.
 """
 
 from __future__ import annotations
