@@ -10,7 +10,7 @@ from autograder.results import SubmissionResult
 
 # (file changed, which fingerprint changes: "execution", "rubric" or None)
 SIDES = (
-    ("trusted/inspect_export.py", "execution"), ("execution/runner.py", "execution"),
+    ("trusted/inspect_export.py", "execution"), ("execution/runner.py", "execution"), ("execution/seeding.py", "execution"),
     ("sandbox/kernel_export.py", "execution"), ("limits.py", "execution"), ("text.py", "execution"),
     ("rubric/describe.py", "execution"), ("rubric/facts.py", "execution"), ("rubric/student.py", "execution"),
     ("rubric/checks.py", "rubric"), ("rubric/public.py", "rubric"), ("results.py", "rubric"),
