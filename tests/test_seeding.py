@@ -64,6 +64,18 @@ def test_the_seed_is_a_hash_of_the_code_cells_only():
     assert content_seed(reordered) != seed
 
 
+def test_the_notebook_in_an_export_zip_gets_the_seed_of_the_notebook(tmp_path):
+    import zipfile
+
+    from autograder.trusted.load_submission import find_submissions, read_notebook
+
+    nbformat.write(downloaded_again(cheap_notebook()), tmp_path / "hw.ipynb")
+    with zipfile.ZipFile(tmp_path / "hw_2026_01_01T00_00_00.zip", "w") as archive:  # as the export cell zips it
+        archive.write(tmp_path / "hw.ipynb", "hw.ipynb")
+    seeds = {submission.path.suffix: content_seed(read_notebook(submission)) for submission in find_submissions([tmp_path])}
+    assert seeds == {".ipynb": content_seed(cheap_notebook()), ".zip": content_seed(cheap_notebook())}
+
+
 def test_the_grader_seeds_before_any_cell_of_the_students():
     source = setup_source(1, 12345)
     assert "_grader_keras.utils.set_random_seed(12345)" in source
