@@ -29,6 +29,27 @@ from .execution.warm_kernels import kernel_zygote
 RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
 
 
+def below_threshold(accuracies: list[float], threshold: float) -> dict:
+    """How often a correct solution would fall under ``threshold``: a normal fit of the seeds' accuracies.
+
+    Grading seeds each notebook from a hash of its code (``execution.seeding``), so which seed a
+    correct solution trains with is as good as random: the spread over calibration's seeds is the
+    spread a class's correct solutions get. With few seeds the fit is rough (the standard deviation
+    of 5 values is itself uncertain by about a third), and the estimate says from how many it comes.
+    """
+    fit = statistics.NormalDist.from_samples(accuracies)
+    probability = fit.cdf(threshold) if fit.stdev > 0 else float(threshold > fit.mean)
+    one_in = f" (about 1 in {float(f'{1 / probability:.2g}'):,.0f})" if 0 < probability < 0.5 else ""  # 2 figures
+    if fit.stdev > 0:
+        estimate = (f"estimate from {len(accuracies)} seeds (a normal fit: mean {fit.mean:.4f}, standard deviation "
+                    f"{fit.stdev:.4f}): a correct solution falls under the threshold {threshold:g}, "
+                    f"{abs(fit.mean - threshold) / fit.stdev:.1f} standard deviations {'below' if threshold < fit.mean else 'above'} "
+                    f"the mean, with probability {probability:.2g}{one_in}")
+    else:
+        estimate = f"estimate from {len(accuracies)} seeds: every seed gave {fit.mean:.4f}, no spread to fit"
+    return {"seeds": len(accuracies), "probability": float(f"{probability:.2g}"), "estimate": estimate}
+
+
 def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> dict:
     dataset.provision()
     jobs, threads = plan_workers(jobs, seeds)
@@ -58,6 +79,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
         "margin": margin,
         "rule": RULE,
         "threshold": threshold,
+        "below_threshold": below_threshold(accuracies, threshold),
         "reference_curves": {  # seed 0's learning curves, drawn beside each student's in the feedback
             "train_accuracy": [round(v, 4) for v in runs[0].facts.history.train_accuracy],
             "val_accuracy": [round(v, 4) for v in runs[0].facts.history.val_accuracy],
@@ -67,6 +89,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     }
     write_atomic(REFERENCE_METRICS, json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))
+    print(record["below_threshold"]["estimate"])
     not_full = [run["seed"] for run in record["runs"] if run["score"] != run["max_score"]]
     if not_full:
         raise KitError(f"the reference solution lost points at seeds {not_full}: see {REFERENCE_METRICS}")

@@ -46,7 +46,10 @@ def cli():
 @click.option("--assignment-name", default=None,
               help="The assignment's column in canvas.csv [default: Fashion-MNIST with Keras]; to update an existing "
                    "Canvas assignment, use its column name in Canvas's gradebook export, e.g. 'Fashion-MNIST with Keras (123456)'.")
-def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overrides, assignment_name):
+@click.option("--threshold", default=None, type=click.FloatRange(min=0, max=1),
+              help="The test accuracy a model must reach, for this run [default: the calibrated one in "
+                   "solutions/reference_metrics.json]. A change only rescores: no notebook runs again.")
+def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overrides, assignment_name, threshold):
     """Grade notebooks (.ipynb), Otter export zips, or folders of them.
 
     Run it again after an interruption: finished submissions are kept, changed ones regraded.
@@ -56,7 +59,7 @@ def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overri
 
     sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * GiB), jobs=jobs,
                           warm_kernels=not cold_kernels, shard=Shard.parse(shard) if shard is not None else None,
-                          roster=roster, overrides=overrides, assignment_name=assignment_name))
+                          roster=roster, overrides=overrides, assignment_name=assignment_name, threshold=threshold))
 
 
 @cli.command()

@@ -34,13 +34,15 @@ import nbformat
 from tqdm import tqdm
 
 from . import gradebook, ledger, shards
-from .exceptions import InvalidSubmission, KitError
+from .exceptions import CalibrationMissing, InvalidSubmission, KitError
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
 from .execution.run import run_sandboxed
+from .execution.seeding import content_seed
 from .execution.warm_kernels import Zygote, kernel_zygote
 from .execution import bubblewrap
 from .limits import GiB, Limits, plan_workers
+from .paths import REFERENCE_METRICS
 from .reference import read_threshold
 from .reports.lms import DEFAULT_ASSIGNMENT_NAME
 from .reports.report import EXECUTED_FILE, submission_folder, write_atomic, write_submission_reports
@@ -58,12 +60,14 @@ from .trusted.load_submission import Submission, find_submissions, read_notebook
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,
          inspection_timeout: float = Limits.inspection_timeout, jobs: int | None = None, quiet: bool = False,
          warm_kernels: bool = True, shard: Shard | None = None, roster: Path | None = None,
-         overrides: Path | None = None, assignment_name: str | None = DEFAULT_ASSIGNMENT_NAME) -> int:
+         overrides: Path | None = None, assignment_name: str | None = DEFAULT_ASSIGNMENT_NAME,
+         threshold: float | None = None) -> int:
     """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any needs the instructor).
 
     With ``shard`` (K/N), only that slice of the submissions (``shards``) is graded; ``merge`` joins the slices.
     ``roster`` and ``overrides`` are CSV files (``roster``, ``overrides``); both are checked before anything
-    runs, and a student's superseded submissions are never run.
+    runs, and a student's superseded submissions are never run. ``threshold`` is the accuracy threshold of
+    this run (None: the calibrated one); a run with another threshold than the last rescores, running nothing.
     """
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
@@ -87,7 +91,7 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     gradebook.record_identities(submissions, out)
     superseded = [_superseded(s, chosen.superseded[s.name]) for s in submissions if s.name in chosen.superseded]
     submissions = [s for s in submissions if s.name not in chosen.superseded]
-    threshold = read_threshold()
+    threshold = _threshold_in_use(threshold)
     dataset.provision()
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes, inspection_timeout=inspection_timeout)
     jobs, threads = plan_workers(jobs, max(len(submissions), 1))
@@ -102,6 +106,24 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides, assignment_name=assignment_name,
                   quiet=quiet)
     return 1 if any(row.status == "error" for row in rows) else 0
+
+
+def _threshold_in_use(given: float | None) -> float:
+    """The run's accuracy threshold, said once on the console: ``--threshold`` when given, else the calibrated one."""
+    if given is None:
+        threshold = read_threshold()
+        print(f"accuracy threshold: {threshold:g} (calibrated in {REFERENCE_METRICS.parent.name}/{REFERENCE_METRICS.name}; "
+              f"change it with --threshold)", file=sys.stderr)
+        return threshold
+    if not 0 <= given <= 1:
+        raise KitError(f"--threshold {given:g} is not an accuracy: give a fraction between 0 and 1, e.g. --threshold 0.85")
+    given = float(given)  # 1 and 1.0 are one threshold, to the ledger's fingerprint too
+    try:
+        calibrated = f"the calibrated one is {read_threshold():g}"
+    except CalibrationMissing:  # an instructor's own threshold needs no calibration
+        calibrated = "no calibration recorded"
+    print(f"accuracy threshold: {given:g} (--threshold; {calibrated})", file=sys.stderr)
+    return given
 
 
 def _superseded(submission: Submission, latest: str) -> SubmissionResult:
@@ -252,12 +274,17 @@ STATUS_OF_RUN = {"completed": "graded", "timeout": "stopped", "stopped": "stoppe
 
 def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspector: Inspector, threads: int = 1,
                   seed: int | None = None, zygote: Zygote | None = None) -> Collected:
-    """Read, execute (sandboxed, untrusted) and inspect (trusted) one submission; keep its executed notebook."""
+    """Read, execute (sandboxed, untrusted) and inspect (trusted) one submission; keep its executed notebook.
+
+    The run is seeded with ``seed``, by default one taken from the notebook's code (``execution.seeding``):
+    the same notebook trains the same model in any batch or shard.
+    """
     try:
         notebook = read_notebook(submission, limits)
     except InvalidSubmission as error:
         return Collected("invalid", str(error))
     flags = integrity_flags(notebook)
+    seed = content_seed(notebook) if seed is None else seed
     scratch = ScratchSpace(limits, owner=sandbox_owner())
     try:
         run = run_sandboxed(notebook, scratch, limits=limits, threads=threads, seed=seed, zygote=zygote)

@@ -51,6 +51,10 @@ def _refuse_unmergeable(manifests: list[shards.Manifest], out: Path) -> None:
     for manifest in manifests:
         if manifest.folder.resolve() == resolved_out:
             raise KitError(f"--out {out} is one of the shards being merged: give the merge a folder of its own")
+        if manifest.threshold != first.threshold:  # said apart from the rubric: the usual cause, and one flag fixes it
+            raise KitError(f"{first.folder} was graded with accuracy threshold {first.threshold} and {manifest.folder} with "
+                           f"{manifest.threshold}: run `grade --shard` again in one of them with the other's --threshold "
+                           f"(it only rescores, no notebook runs)")
         for side, differs in (("execution code (sandbox, runner, inspector, limits)", manifest.execution != first.execution),
                               ("rubric, points or threshold", manifest.rubric != first.rubric)):
             if differs:

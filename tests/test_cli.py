@@ -60,3 +60,20 @@ def test_help_lists_the_commands():
     for command in ("grade", "generate", "calibrate", "setup-data"):
         assert command in completed.stdout
     assert (ROOT / "README.md").is_file()
+
+
+def test_the_instructors_threshold_is_used_said_and_recorded(tmp_path):
+    from autograder import shards
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "hw.ipynb").write_text("not json")  # nothing to train: the option's path through the command is tested
+    out = tmp_path / "out"
+    completed = run_cli("grade", inputs, "--out", out, "--threshold", "0.9")
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr.count("accuracy threshold: ") == 1
+    assert "accuracy threshold: 0.9 (--threshold; the calibrated one is " in completed.stderr
+    assert shards.read_manifest(out).threshold == 0.9
+    for wrong in ("1.5", "-0.1", "high"):
+        completed = run_cli("grade", inputs, "--out", out, "--threshold", wrong)
+        assert completed.returncode == 2 and "--threshold" in completed.stderr, completed.stderr

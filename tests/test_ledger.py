@@ -5,12 +5,12 @@ import shutil
 
 import pytest
 
-from autograder import ledger
+from autograder import ledger, shards
 from autograder.results import SubmissionResult
 
 # (file changed, which fingerprint changes: "execution", "rubric" or None)
 SIDES = (
-    ("trusted/inspect_export.py", "execution"), ("execution/runner.py", "execution"),
+    ("trusted/inspect_export.py", "execution"), ("execution/runner.py", "execution"), ("execution/seeding.py", "execution"),
     ("sandbox/kernel_export.py", "execution"), ("limits.py", "execution"), ("text.py", "execution"),
     ("rubric/describe.py", "execution"), ("rubric/facts.py", "execution"), ("rubric/student.py", "execution"),
     ("rubric/checks.py", "rubric"), ("rubric/public.py", "rubric"), ("results.py", "rubric"),
@@ -112,10 +112,10 @@ def frozen_fingerprints(monkeypatch):
     monkeypatch.setattr(ledger, "fingerprints", functools.lru_cache(maxsize=None)(ledger.fingerprints))
 
 
-def _grade(inputs, out, capsys):
+def _grade(inputs, out, capsys, **options):
     from autograder import grade
 
-    code = grade.main(paths=[inputs], out=out, quiet=True, jobs=2, warm_kernels=False)
+    code = grade.main(paths=[inputs], out=out, quiet=True, jobs=2, warm_kernels=False, **options)
     return code, capsys.readouterr().err
 
 
@@ -134,9 +134,10 @@ def _raise_one_checks_points(monkeypatch):
         real(threshold), rubric=real(threshold).rubric + "-edited"))
 
 
-@pytest.mark.parametrize("change", ["threshold", "points"])
+@pytest.mark.parametrize("change", ["threshold", "--threshold", "points"])
 def test_a_rubric_side_change_rescores_without_running_and_equals_a_full_regrade(tmp_path, monkeypatch, capsys, change,
                                                                                   frozen_fingerprints):
+    """A recalibrated threshold, the instructor's ``--threshold`` for a run, or a check's points."""
     from autograder import grade
     from autograder.reference import read_threshold
     from seeded import forbid_running, replay_execution, seed_records, submission_files, write_inputs
@@ -148,31 +149,46 @@ def test_a_rubric_side_change_rescores_without_running_and_equals_a_full_regrade
     grades_before = (out / "grades.csv").read_text()
 
     new_threshold = round(before + 0.004, 3)  # a threshold in the seeded accuracies' range: some pass, some fail
+    options = {"threshold": new_threshold} if change == "--threshold" else {}
     if change == "threshold":
         monkeypatch.setattr(grade, "read_threshold", lambda: new_threshold)
-    else:
+    elif change == "points":
         _raise_one_checks_points(monkeypatch)
     drawn = {path: path.stat().st_mtime_ns for path in out.glob("submissions/*/plot_cache/*")}
     with monkeypatch.context() as running:
         forbid_running(running)
-        code, console = _grade(inputs, out, capsys)
+        code, console = _grade(inputs, out, capsys, **options)
     assert code == 0
     assert drawn and drawn == {path: path.stat().st_mtime_ns for path in out.glob("submissions/*/plot_cache/*")}  # reused
-    why = f"the accuracy threshold changed (now {new_threshold})" if change == "threshold" else "the rubric, its points or the scoring code changed"
+    why = (f"the accuracy threshold changed (now {new_threshold})" if "threshold" in change
+           else "the rubric, its points or the scoring code changed")
+    in_use = before if change == "points" else new_threshold
+    assert console.count("accuracy threshold: ") == 1 and f"accuracy threshold: {in_use:g} (" in console
+    assert f'Accuracy threshold in use: <span data-summary="threshold">{in_use:g}</span>' in (out / "summary.html").read_text()
+    if change == "--threshold":  # recorded where a later run and a merge look for it
+        assert f"accuracy threshold: {new_threshold:g} (--threshold; the calibrated one is {before:g})" in console
+        assert shards.read_manifest(out).threshold == new_threshold
+        assert {ledger.read(folder)[0]["threshold"] for folder in out.glob("submissions/student*")} == {new_threshold}
     assert console.count("ledger: ") == 1
     assert "ledger: rescored 7 submission(s) from their recorded facts, no notebook run: " + why in console
     assert "; 0 run again" in console
     assert (out / "grades.csv").read_text() != grades_before  # the change made a difference
 
     replay_execution(monkeypatch, inputs)  # a full regrade: every notebook "runs" again, into a fresh folder
-    assert _grade(inputs, regraded, capsys)[0] == 0
+    assert _grade(inputs, regraded, capsys, **options)[0] == 0
     assert (out / "grades.csv").read_bytes() == (regraded / "grades.csv").read_bytes()
     assert submission_files(out, inputs) == submission_files(regraded, inputs)
 
     with monkeypatch.context() as running:  # rescored records are current now: a third run reuses them all
         forbid_running(running)
-        code, console = _grade(inputs, out, capsys)
+        code, console = _grade(inputs, out, capsys, **options)
     assert "ledger: 0 run again; 7 kept as recorded" in console
+    if change == "--threshold":  # a run without the option is back at the calibrated threshold: rescored again
+        with monkeypatch.context() as running:
+            forbid_running(running)
+            code, console = _grade(inputs, out, capsys)
+        assert f"no notebook run: the accuracy threshold changed (now {before})" in console
+        assert (out / "grades.csv").read_text() == grades_before
 
 
 def test_an_execution_side_change_runs_notebooks_again_and_says_why(tmp_path, monkeypatch, capsys, frozen_fingerprints):

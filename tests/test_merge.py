@@ -82,9 +82,28 @@ def test_roster_students_without_a_submission_appear_in_the_merge_not_in_the_sha
     assert "HW 3" in (merged / "canvas.csv").read_text().splitlines()[0]
 
 
-def test_shards_graded_with_another_rubric_or_threshold_are_refused(batch, tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", ["calibration", "option"])
+def test_shards_graded_with_another_threshold_are_refused_naming_both(batch, tmp_path, monkeypatch, how):
     inputs, _, folders = batch
-    monkeypatch.setattr(grade, "read_threshold", lambda: 0.5)  # `make calibrate` ran between two shards
+    if how == "calibration":
+        monkeypatch.setattr(grade, "read_threshold", lambda: 0.5)  # `make calibrate` ran between two shards
+    forbid_running(monkeypatch)
+    threshold = 0.5 if how == "option" else None  # or one shard was given `--threshold 0.5`
+    assert grade.main(paths=[inputs], out=folders[1], quiet=True, jobs=1, shard=shards.Shard(2, 3),
+                      threshold=threshold) == 0  # rescored
+    assert shards.read_manifest(folders[1]).threshold == 0.5
+    result = merge(*folders, "--out", tmp_path / "merged")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1
+    assert (f"{folders[0]} was graded with accuracy threshold {read_threshold()} and {folders[1]} with 0.5: "
+            f"run `grade --shard` again in one of them with the other's --threshold") in result.output
+    assert not (tmp_path / "merged").exists()
+
+
+def test_shards_graded_with_another_rubric_are_refused(batch, tmp_path, monkeypatch):
+    inputs, _, folders = batch
+    real = ledger.fingerprints  # a check's points edited between two shards; the threshold is the same
+    monkeypatch.setattr(ledger, "fingerprints", lambda t: dataclasses.replace(real(t), rubric=real(t).rubric + "-edited"))
     forbid_running(monkeypatch)
     assert grade.main(paths=[inputs], out=folders[1], quiet=True, jobs=1, shard=shards.Shard(2, 3)) == 0  # rescored
     result = merge(*folders, "--out", tmp_path / "merged")

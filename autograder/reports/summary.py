@@ -42,7 +42,7 @@ def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[
     ``unmatched`` are the submissions that match nobody on the roster; ``attention``, those assigned to
     nobody because their ids disagree, with why."""
     everything, graded = results, [result for result in results if result.is_grade]
-    body = ["<h1>Class summary</h1>", _headline(results), _legend()]
+    body = ["<h1>Class summary</h1>", _headline(results), _threshold(results), _legend()]
     if notes:
         items = "".join(f"<li>{escape(line)}</li>" for line in notes)
         body += ["<h2>Limits this machine did not enforce</h2>", f'<ul class="notes">{items}</ul>']
@@ -68,6 +68,16 @@ def _headline(results) -> str:
     averages = (f" Mean score <span data-summary=\"mean\">{statistics.mean(scores):.1f}</span> / {maximum}, "
                 f"median {statistics.median(scores):g}.") if scores else ""
     return f'<p><span data-summary="count">{len(results)}</span> submission(s): {statuses}.{averages}</p>'
+
+
+def _threshold(results) -> str:
+    """The accuracy threshold the scores were computed with (recorded in each graded result's facts)."""
+    used = sorted({r.facts.grader.accuracy_threshold for r in results
+                   if r.facts is not None and r.facts.grader is not None and r.facts.grader.accuracy_threshold is not None})
+    if not used:
+        return ""
+    shown = ", ".join(f'<span data-summary="threshold">{value:g}</span>' for value in used)
+    return f"<p>Accuracy threshold in use: {shown} (a model's test accuracy, evaluated by the grader, must reach it).</p>"
 
 
 def _legend() -> str:
