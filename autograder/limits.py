@@ -49,6 +49,12 @@ class Limits:
     max_json_bytes: int = 1 * MiB  # the kernel's facts and problems
     max_json_depth: int = 64  # nesting of any JSON read from a submission or an export
 
+    # Reading and scanning a submitted notebook, in a worker of its own (``trusted.capped``).
+    read_timeout: float = 120  # seconds to read and validate the notebook: a 49 MB one takes a few (BENCHMARKS.md)
+    read_memory_bytes: int = 2 * GiB  # RLIMIT_AS of that worker, for the read and the scan
+    scan_timeout: float = 60  # seconds for the integrity scan of the notebook's code
+    max_scan_source_bytes: int = 512 * 1024  # code scanned at most: syntax trees cost ~300 bytes per byte of code
+
     def describe_memory(self) -> str:
         return f"the {self.memory_bytes / GiB:g} GiB memory limit"
 
