@@ -46,7 +46,9 @@ class Limits:
     max_record_bytes: int = 128 * MiB  # the runner's record, the executed notebook included
     max_array_bytes: int = 512 * MiB  # one exported array: x_train as float64 is 376 MB
     max_model_bytes: int = 200 * MiB  # the exported .keras file
-    max_json_bytes: int = 1 * MiB  # the kernel's facts and problems
+    # The kernel's facts and problems: ~2 KB from a lesson. Up to this size the export's schema judges each value,
+    # so a 10 MB history key costs the history (its fact), not the whole export.
+    max_json_bytes: int = 32 * MiB
     max_json_depth: int = 64  # nesting of any JSON read from a submission or an export
 
     # Reading and scanning a submitted notebook, in a worker of its own (``trusted.capped``).

@@ -160,7 +160,7 @@ def _check_object(cls, value, section: str, path: tuple) -> None:
 
 
 def _check_list(hint, value, section: str, path: tuple) -> None:
-    if not isinstance(value, list):
+    if not isinstance(value, (list, tuple)):  # JSON gives lists; asdict, tuples
         raise SchemaError(f"{_where(section, path)} is {_kind(value)}, not a list")
     if len(value) > MAX_ITEMS:
         raise SchemaError(f"{_where(section, path)} holds {len(value):,} items, over {MAX_ITEMS:,}")
