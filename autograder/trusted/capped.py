@@ -12,10 +12,12 @@ The worker reads the notebook (``load_submission.read_notebook``) and sends it, 
 (``integrity.integrity_flags``) and sends the flags, so a scan that overruns costs a flag, never
 the grade. What the caps decide, and for whom (``read_and_scan``):
 
-- the notebook cannot be read within them: ``InvalidSubmission`` (final: the file's own doing);
+- the notebook cannot be read within them (its time, or a ``MemoryError`` under the cap), or a parser
+  raises on it: ``InvalidSubmission`` (final: the file's own doing);
 - its code is over ``Limits.max_scan_source_bytes``: not scanned at all, flagged "too large to scan";
 - the scan overran: flagged, for the instructor to review by hand;
-- the worker could not start, or failed in the grader's own code: ``ScanFailed`` (the grader's:
+- the worker could not start, ended without an answer, or failed in the grader's own code
+  (``OSError``, ``ImportError``): ``ScanFailed`` (the grader's:
   the per-submission error boundary makes it a non-final ``error``).
 """
 
@@ -105,12 +107,13 @@ def _reading_problem(reply, submission, limits: Limits) -> Exception:
     if kind == "time":
         return InvalidSubmission(f"{name} took over {limits.read_timeout:g} seconds to read, which no notebook does: "
                                  f"open it in Jupyter, clear the outputs and save it again")
-    if kind in ("memory", "died"):
+    if kind == "memory":
         return InvalidSubmission(f"{name} needs more than the {limits.read_memory_bytes / GiB:g} GiB the grader gives "
                                  f"a notebook to read: open it in Jupyter, clear the outputs and save it again")
     if kind == "content":
         return InvalidSubmission(f"{name} could not be read as a notebook ({reply[1]}): open it in Jupyter and save it again")
-    return ScanFailed(f"the grader's reader failed on this notebook: {reply[1] if len(reply) > 1 else kind}")
+    # "died" (no MemoryError, no message: a crash or a worker that never started) and "grader": the grader's own
+    return ScanFailed(f"the grader's reader failed on this notebook: {_what(reply)}")
 
 
 def _scan_problem(reply, limits: Limits) -> str:
@@ -121,10 +124,16 @@ def _scan_problem(reply, limits: Limits) -> str:
                 f"nothing in it was checked, review it by hand")
     if kind == "time":
         return f"code {TOO_LARGE_TO_SCAN}: the scan took over {limits.scan_timeout:g} seconds; review it by hand"
-    if kind in ("memory", "died"):
+    if kind == "memory":
         return (f"code {TOO_LARGE_TO_SCAN}: the scan needed more than {limits.read_memory_bytes / GiB:g} GiB; "
                 f"review it by hand")
-    raise ScanFailed(f"the grader's integrity scan failed on this notebook: {reply[1] if len(reply) > 1 else kind}")
+    raise ScanFailed(f"the grader's integrity scan failed on this notebook: {_what(reply)}")
+
+
+def _what(reply) -> str:
+    if reply[0] == "died":
+        return f"its worker process ended without an answer (exit code {reply[1]})"
+    return str(reply[1]) if len(reply) > 1 else reply[0]
 
 
 def _worker(conn, submission, limits: Limits) -> None:
