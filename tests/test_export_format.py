@@ -99,6 +99,12 @@ def test_the_graders_own_figures_pass_the_schema_too():
     assert facts.grader.confusion_matrix is None
 
 
+def test_a_section_without_its_required_name_or_under_another_name_is_unusable():
+    assert "x_train lacks its name" in read_facts(_facts_json() | {"x_train": {"defined": True}}).x_train.problem
+    renamed = read_facts(_facts_json(**{"test_acc.name": "test_loss"}))
+    assert renamed.test_acc.name == "test_acc" and "described under another name" in renamed.test_acc.problem
+
+
 @pytest.mark.parametrize("data", [[], "facts", {"unknown_section": {}}, None])
 def test_what_is_not_facts_at_all_is_refused_as_a_whole(data):
     with pytest.raises(SchemaError):

@@ -155,6 +155,12 @@ def _check_object(cls, value, section: str, path: tuple) -> None:
     unknown = [key for key in value if key not in hints]
     if unknown:
         raise SchemaError(f"{_where(section, path)} has fields the facts do not have ({str(unknown[0])[:40]})")
+    required = [field.name for field in dataclasses.fields(cls) if field.name not in value
+                and field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING]
+    if required:
+        raise SchemaError(f"{_where(section, path)} lacks its {required[0]}")
+    if not path and "name" in hints and value["name"] != section:  # x_train's facts describe x_train
+        raise SchemaError(f"{section} is described under another name ({_kind(value['name'])})")
     for key, item in value.items():
         _check(hints[key], item, section, (*path, key))
 
