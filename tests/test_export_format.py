@@ -190,7 +190,7 @@ _PLACES = [(section, field.name) for section in ("x_train", "model", "history", 
            for field in dataclasses.fields(type(getattr(perfect_facts(), section)))]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(place=st.sampled_from(_PLACES), value=_JSON)
 def test_any_value_in_any_field_gives_facts_or_a_problem_never_an_exception(place, value):
     section, field = place
