@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import sys
 import time
 from collections import Counter
@@ -34,7 +35,7 @@ import nbformat
 from tqdm import tqdm
 
 from . import gradebook, ledger, shards
-from .exceptions import CalibrationMissing, InvalidSubmission, KitError
+from .exceptions import CalibrationMissing, ExportUnreadable, InvalidSubmission, KitError
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
 from .execution.run import run_sandboxed
@@ -53,8 +54,9 @@ from .shards import Shard
 from .rubric import SubmissionFacts, run_checks
 from .trusted import dataset
 from .trusted.inspector import Inspector
-from .trusted.integrity import integrity_flags
-from .trusted.load_submission import Submission, find_submissions, read_notebook
+from .text import shorten
+from .trusted.capped import read_and_scan
+from .trusted.load_submission import Submission, find_submissions
 
 
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,
@@ -146,9 +148,8 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True,
     results = {name: verdict.result for name, verdict in verdicts.items() if verdict.action == ledger.REUSE}
     for submission in submissions:
         if (verdict := verdicts[submission.name]).action == ledger.RESCORE:
-            result = rescore(submission, verdict.result, threshold)
-            ledger.save(_write_reports(result, out), result, prints, seconds=verdict.seconds)
-            results[submission.name] = result
+            results[submission.name] = settle(submission, lambda v=verdict, s=submission: rescore(s, v.result, threshold),
+                                              out=out, prints=prints, seconds=verdict.seconds)
     if (line := _ledger_line(verdicts.values(), prints)) is not None:
         print(line, file=sys.stderr)
     pending = [s for s in submissions if verdicts[s.name].action == ledger.RUN]
@@ -188,25 +189,65 @@ def _run_pending(pending, *, total, out, limits, threshold, jobs, threads, quiet
     zygote_or_none = kernel_zygote(threads, limits) if warm else contextlib.nullcontext(None)
     with Inspector(threads, limits) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {
-            pool.submit(_timed, grade_submission, s, out=out, limits=limits, threshold=threshold, threads=threads,
-                        inspector=inspector, zygote=zygote, notes=notes): s
+            pool.submit(settle, s, functools.partial(grade_submission, s, out=out, limits=limits, threshold=threshold,
+                                                     threads=threads, inspector=inspector, zygote=zygote, notes=notes),
+                        out=out, prints=prints): s
             for s in pending
         }
         progress = tqdm(as_completed(futures), total=total, initial=total - len(pending),
                         unit="notebook", disable=quiet, desc="grading")
         for future in progress:
-            submission = futures[future]
-            try:
-                result, seconds = future.result()
-            except Exception as error:  # noqa: BLE001 - one broken submission must not sink the batch
-                result, seconds = SubmissionResult.ungraded(
-                    submission.name, "error", f"the grader failed on this submission ({type(error).__name__}: {error})",
-                    submission.digest, final=False,
-                ), None
-            folder = _write_reports(result, out)
-            ledger.save(folder, result, prints, seconds=seconds)
-            results[submission.name] = result
+            results[futures[future].name] = future.result()  # settle raises nothing: each result is its row
     return results
+
+
+# Exceptions only a submission's own content raises, and the status each leaves: final, the student's row.
+CAUSED_BY_SUBMISSION = {InvalidSubmission: "invalid", ExportUnreadable: "graded"}
+
+
+def settle(submission: Submission, produce, *, out: Path, prints: ledger.Fingerprints,
+           seconds: float | None = None) -> SubmissionResult:
+    """The per-submission error boundary: ``produce()``'s result (a run or a rescore), its reports and its record.
+
+    Everything one submission makes the host do happens in here: reading and scanning the notebook,
+    its run and inspection, the rubric, its feedback page and plots, its ledger record. Any exception
+    becomes this submission's status, never the batch's: an exception only a submission causes
+    (``CAUSED_BY_SUBMISSION``) is a final grade, the student's row; any other is the grader's own
+    failure, an ``error`` that is not final, so the next run tries again. The values the reports draw
+    passed the export's schema (``sandbox.export_format``), so a report that still fails is the
+    grader's failure too. Returns the result as recorded; it never raises.
+    """
+    started = time.monotonic()
+    try:
+        result = produce()
+    except Exception as error:  # noqa: BLE001 - the boundary: classified below
+        result = _failure(submission, error, "grading")
+    seconds = seconds if seconds is not None else round(time.monotonic() - started, 2)
+    try:
+        folder = _write_reports(result, out)
+    except Exception as error:  # noqa: BLE001
+        result = _failure(submission, error, "writing its feedback")
+        try:
+            folder = _write_reports(result, out)  # no facts, no plots: only the message
+        except Exception as again:  # noqa: BLE001 - the disk itself: grades.csv still gets the row
+            print(f"note: {submission.name}: its reports could not be written ({type(again).__name__}: {again})",
+                  file=sys.stderr)
+            return result
+    try:
+        ledger.save(folder, result, prints, seconds=seconds)
+    except Exception as error:  # noqa: BLE001 - without a record it simply runs again next time
+        print(f"note: {submission.name}: its ledger record could not be written ({type(error).__name__}: {error})",
+              file=sys.stderr)
+    return result
+
+
+def _failure(submission: Submission, error: Exception, doing: str) -> SubmissionResult:
+    """The row for an exception raised while ``doing``: final when the submission caused it, else the grader's."""
+    for kind, status in CAUSED_BY_SUBMISSION.items():
+        if isinstance(error, kind):
+            return SubmissionResult.ungraded(submission.name, status, str(error), submission.digest)
+    message = f"the grader failed on this submission while {doing} ({type(error).__name__}: {shorten(str(error), 300)})"
+    return SubmissionResult.ungraded(submission.name, "error", message, submission.digest, final=False)
 
 
 def _write_reports(result: SubmissionResult, out: Path) -> Path:
@@ -252,11 +293,6 @@ def _ledger_line(verdicts, prints: ledger.Fingerprints) -> str | None:
     return "ledger: " + "; ".join(parts)
 
 
-def _timed(function, *args, **kwargs):
-    started = time.monotonic()
-    return function(*args, **kwargs), round(time.monotonic() - started, 2)
-
-
 @dataclasses.dataclass(frozen=True)
 class Collected:
     """What running and inspecting one submission produced: facts, or why there are none."""
@@ -280,10 +316,10 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
     the same notebook trains the same model in any batch or shard.
     """
     try:
-        notebook = read_notebook(submission, limits)
+        read = read_and_scan(submission, limits)  # in a worker under a time and memory cap
     except InvalidSubmission as error:
         return Collected("invalid", str(error))
-    flags = integrity_flags(notebook)
+    notebook, flags = read.notebook, read.flags
     seed = content_seed(notebook) if seed is None else seed
     scratch = ScratchSpace(limits, owner=sandbox_owner())
     try:

@@ -34,6 +34,7 @@ from pathlib import Path
 from .reports.report import write_atomic
 from .results import SubmissionResult
 from .rubric.facts import from_dict
+from .sandbox.export_format import check_facts, parse_json
 
 RECORD = "grade.json"
 PACKAGE = Path(__file__).resolve().parent
@@ -156,11 +157,18 @@ def save(folder: Path, result: SubmissionResult, prints: Fingerprints, *, second
 
 
 def read(folder: Path) -> tuple[dict, SubmissionResult] | None:
-    """The record as written and its result, whatever its fingerprints; None when absent or unreadable."""
+    """The record as written and its result, whatever its fingerprints; None when absent or unreadable.
+
+    The facts a rescore scores pass the export's schema again (``export_format.check_facts``), as they
+    did when the inspector made them: a record is a file in a folder anyone may have edited.
+    """
     try:
-        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-        return record, from_dict(SubmissionResult, record["result"])
-    except (OSError, ValueError, KeyError, TypeError):
+        record = parse_json((folder / RECORD).read_text(encoding="utf-8"))
+        result = dict(record["result"])
+        if result.get("facts") is not None:
+            result["facts"], _ = check_facts(result["facts"])
+        return record, from_dict(SubmissionResult, result)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # SchemaError is a ValueError
         return None
 
 

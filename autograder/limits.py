@@ -47,8 +47,16 @@ class Limits:
     max_record_bytes: int = 128 * MiB  # the runner's record, the executed notebook included
     max_array_bytes: int = 512 * MiB  # one exported array: x_train as float64 is 376 MB
     max_model_bytes: int = 200 * MiB  # the exported .keras file
-    max_json_bytes: int = 1 * MiB  # the kernel's facts and problems
+    # The kernel's facts and problems: ~2 KB from a lesson. Up to this size the export's schema judges each value,
+    # so a 10 MB history key costs the history (its fact), not the whole export.
+    max_json_bytes: int = 32 * MiB
     max_json_depth: int = 64  # nesting of any JSON read from a submission or an export
+
+    # Reading and scanning a submitted notebook, in a worker of its own (``trusted.capped``).
+    read_timeout: float = 120  # seconds to read and validate the notebook: a 49 MB one takes a few (BENCHMARKS.md)
+    read_memory_bytes: int = 2 * GiB  # RLIMIT_AS of that worker, for the read and the scan
+    scan_timeout: float = 60  # seconds for the integrity scan of the notebook's code
+    max_scan_source_bytes: int = 512 * 1024  # code scanned at most: syntax trees cost ~300 bytes per byte of code
 
     def describe_memory(self) -> str:
         return f"the {self.memory_bytes / GiB:g} GiB memory limit"

@@ -12,7 +12,7 @@ import pytest
 
 from autograder.execution import run, runner
 from autograder.limits import Limits
-from autograder.sandbox.kernel_export import DONE_FILE, FACTS_FILE
+from autograder.sandbox.export_format import DONE_FILE, FACTS_FILE
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from ..limits import Limits
-from ..sandbox.kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
+from ..sandbox.export_format import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
 from ..text import shorten
 from ..trusted.safe_files import copy_files
 from . import bubblewrap

@@ -51,7 +51,7 @@ from traitlets import default
 from ..limits import Limits
 from ..rubric.student import is_setup_cell
 from ..sandbox.cells import SETTLE_SOURCE, export_source, setup_source
-from ..sandbox.kernel_export import DONE_FILE, FACTS_FILE
+from ..sandbox.export_format import DONE_FILE, FACTS_FILE
 from ..text import shorten
 from ..trusted.safe_files import UnsafeFile, open_regular, read_bytes
 from . import bubblewrap

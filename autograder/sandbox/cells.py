@@ -8,7 +8,7 @@ side re-derives facts from (``trusted.inspect_export``).
 
 from __future__ import annotations
 
-from .kernel_export import DONE_FILE
+from .export_format import DONE_FILE
 
 STEPS_PER_EXECUTION = 1000
 

@@ -16,11 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from ..rubric.describe import ARRAY_NAMES, MISSING, facts_from_variables, is_absent
+from .export_format import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE  # the format's one owner
 
 LESSON_VARIABLES = (*ARRAY_NAMES, "model", "history", "test_loss", "test_acc", "predictions")
-FACTS_FILE, MODEL_FILE, PROBLEMS_FILE = "kernel_facts.json", "model.keras", "export_problems.json"
-ARRAY_FILES = {name: f"{name}.npy" for name in (*ARRAY_NAMES, "predictions")}
-DONE_FILE = "export_done"  # written by the export cell after everything else (``sandbox.cells.export_source``)
 
 
 def export_namespace(namespace: dict, out_dir: str) -> None:

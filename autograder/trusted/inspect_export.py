@@ -27,7 +27,7 @@ from ..limits import Limits
 from ..text import shorten
 from .keras_file import read_saved_model
 from .safe_files import MissingFile, load_json, read_bytes
-from ..sandbox.kernel_export import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE
+from ..sandbox.export_format import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE, SchemaError, check_problems, parse_json, read_facts
 from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_model_config, describe_predictions
 from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
 
@@ -44,7 +44,7 @@ def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, l
         raise ExportUnreadable(refused[FACTS_FILE])
     facts = _read_kernel_facts(export_dir, limits)
     problems = {} if PROBLEMS_FILE in refused else _read_json(export_dir, PROBLEMS_FILE, dict, limits, missing={})
-    problems = {str(key): shorten(str(value), 500) for key, value in problems.items()}
+    problems = check_problems(problems)
     for name, file_name in ARRAY_FILES.items():
         if file_name in refused:
             problems[name] = f"could not be read back ({refused[file_name]})"
@@ -172,15 +172,16 @@ def _prediction_facts(export_dir: Path, kernel_view: PredictionFacts, problem: s
 def _read_kernel_facts(export_dir: Path, limits: Limits) -> SubmissionFacts:
     data = _read_json(export_dir, FACTS_FILE, dict, limits)
     try:
-        return SubmissionFacts.from_dict(data)
-    except (TypeError, ValueError, KeyError, RecursionError) as error:
-        raise ExportUnreadable(f"{FACTS_FILE} does not describe a submission ({error})") from error
+        return read_facts(data)  # every value through the export's schema: an unusable one is that fact's problem
+    except SchemaError as error:
+        raise ExportUnreadable(f"{FACTS_FILE} {error}") from error
 
 
 def _read_json(export_dir: Path, name: str, expected_type, limits: Limits, *, missing=None):
     """``name``'s JSON, capped in size and depth; ``missing`` (or ``ExportUnreadable``) when the kernel wrote none."""
     try:
-        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name, max_depth=limits.max_json_depth)
+        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name, max_depth=limits.max_json_depth,
+                         parse=parse_json)
     except MissingFile:
         if missing is not None:
             return missing

@@ -32,6 +32,7 @@ from typing import Callable
 
 from ..limits import GiB, Limits
 from ..rubric.facts import SubmissionFacts
+from ..sandbox.export_format import SchemaError, read_facts
 
 
 CRASHED = "the grader's check process crashed on this export"
@@ -190,7 +191,10 @@ class Inspector:
             return Inspection(None, f"checking the exported model took over {timeout:g} seconds", grader_failed=True)
         if "facts" in reply:
             self._release(worker)
-            return Inspection(SubmissionFacts.from_dict(reply["facts"]))
+            try:  # what the worker measured passes the schema too (a NaN in x_train makes its minimum NaN)
+                return Inspection(read_facts(reply["facts"]))
+            except SchemaError as error:
+                return Inspection(None, f"the grader's check returned facts it cannot use: {error}", grader_failed=True)
         if "error" in reply:
             self._release(worker)
             return Inspection(None, f"the notebook's export is unusable: {reply['error']}")
