@@ -41,7 +41,7 @@ from .execution.run import run_sandboxed
 from .execution.warm_kernels import Zygote, kernel_zygote
 from .execution import bubblewrap
 from .limits import GiB, Limits, plan_workers
-from .reference import read_threshold
+from .reference import read_threshold, reference_training_cpu
 from .reports.lms import DEFAULT_ASSIGNMENT_NAME
 from .reports.report import EXECUTED_FILE, submission_folder, write_atomic, write_submission_reports
 from .reports import plots
@@ -52,6 +52,7 @@ from .rubric import SubmissionFacts, run_checks
 from .trusted import dataset
 from .trusted.inspector import Inspector
 from .trusted.integrity import integrity_flags
+from .trusted.training_cpu import claimed_steps, training_cpu_flag
 from .trusted.load_submission import Submission, find_submissions, read_notebook
 
 
@@ -242,6 +243,7 @@ class Collected:
     flags: tuple[str, ...] = ()  # for the instructor's review
     final: bool = True  # False when the grader failed: the next run tries again
     notes: tuple[str, ...] = ()  # for the instructor's console: limits this machine did not enforce
+    cell_cpu: dict[str, float] | None = None  # core-seconds of each of the student's cells, where measured
 
 
 STATUS_OF_RUN = {"completed": "graded", "timeout": "stopped", "stopped": "stopped", "dead": "error"}
@@ -277,7 +279,9 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
         return Collected(status, _join(message, inspection.problem), flags=flags, notes=notes)
     if inspection.facts.model.read_from_file:  # its structure is what the file says: worth a look, never a deduction
         flags = (*flags, "model graded from its saved file as data: Keras safe mode refused it, so it was never run")
-    return Collected(status, message, inspection.facts, flags=flags, notes=notes)
+    cpu_flag = training_cpu_flag(claimed_steps(inspection.facts), execution.cpu_seconds, reference_training_cpu())
+    flags = (*flags, cpu_flag) if cpu_flag else flags
+    return Collected(status, message, inspection.facts, flags=flags, notes=notes, cell_cpu=execution.cell_cpu)
 
 
 def grade_submission(submission: Submission, *, out: Path, limits: Limits, threshold: float | None,
