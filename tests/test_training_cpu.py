@@ -2,6 +2,7 @@
 against the training the export claims. The comparison, the record's validation and calibration's figures
 run without TensorFlow; one sandboxed run (no training, a busy loop) shows the measurement itself."""
 
+import contextlib
 import json
 import math
 
@@ -130,19 +131,38 @@ def _cpu_unmeasured() -> bool:
     return group.cpu_file is None
 
 
+BUSY = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end:\n    pass"
+FORKS = """import os, time
+def spin():
+    end = time.process_time() + 1.0
+    while time.process_time() < end:
+        pass
+if os.fork() == 0:
+    spin()
+    os._exit(0)
+spin()
+os.wait()"""
+
+
 @pytest.mark.skipif(bubblewrap.bubblewrap_problem() is not None or _cpu_unmeasured(),
                     reason="needs the sandbox and a cgroup that measures CPU (root)")
-def test_the_sandbox_cpu_of_each_cell_is_measured_on_the_host():
-    busy = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end:\n    pass"
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(busy),
-                                               nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)")])
-    limits = Limits(timeout=60)
-    scratch = ScratchSpace(limits, owner=bubblewrap.sandbox_owner())
-    try:
-        result = run.run_sandboxed(notebook, scratch, limits=limits, threads=1)
-    finally:
-        scratch.close()
-    cells = result.execution.cell_cpu
-    assert set(cells) == {"1", "2"}, cells  # the student's cells only: not the grader's setup (TensorFlow) or export
-    assert 1.4 <= cells["1"] < 3.0 and cells["2"] < 0.5, cells
+@pytest.mark.parametrize("warm", [False, True], ids=["cold_kernel", "forked_from_the_zygote"])
+def test_the_sandbox_cpu_of_each_cell_is_measured_on_the_host(warm):
+    """A busy cell, a sleeping one, and one whose child process spins too: all counted, in either kernel."""
+    from autograder.execution.warm_kernels import kernel_zygote
+
+    cells = [BUSY, "import time\ntime.sleep(1.5)", FORKS]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    limits = Limits(timeout=120)
+    with (kernel_zygote(1, limits) if warm else contextlib.nullcontext(None)) as zygote:
+        if warm and zygote is None:
+            pytest.skip("no kernel zygote on this machine (see execution.warm_kernels)")
+        scratch = ScratchSpace(limits, owner=bubblewrap.sandbox_owner())
+        try:
+            result = run.run_sandboxed(notebook, scratch, limits=limits, threads=1, zygote=zygote)
+        finally:
+            scratch.close()
+    cpu = result.execution.cell_cpu
+    assert set(cpu) == {"1", "2", "3"}, cpu  # the student's cells only: not the grader's setup (TensorFlow) or export
+    assert 1.4 <= cpu["1"] < 3.0 and cpu["2"] < 0.5 and 1.8 <= cpu["3"] < 4.0, cpu
     assert run.CPU_UNMEASURED not in result.warnings
