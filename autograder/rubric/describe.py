@@ -9,6 +9,7 @@ values out of it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
@@ -223,7 +224,7 @@ def _operations(model) -> tuple[str, ...]:
     graph = getattr(model, "_operations", None)
     if graph is None:  # a Sequential model keeps its graph in a functional model of its own
         graph = getattr(getattr(model, "_functional", None), "_operations", None) or ()
-    return tuple(type(op).__name__[:40] for op in list(graph)[:1000]
+    return tuple(str(type(op).__name__)[:40] for op in itertools.islice(graph, 1000)
                  if not any(cls.__name__ == "Layer" for cls in type(op).__mro__))
 
 
