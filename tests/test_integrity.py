@@ -172,6 +172,10 @@ HONEST_CELLS = {
     "reading the optimizer's variables": "opt = model.optimizer\nprint([v.name for v in opt.variables])",
     "learning-rate schedule": "model.optimizer.learning_rate.assign(1e-4)",
     "a list named like a record": "losses = []\nfor epoch in range(3):\n    losses.append(epoch)\nlosses.sort()",
+    "a record turned into a DataFrame, then added to":
+        "hist = history.history\nhist = pd.DataFrame(hist)\nhist['epoch'] = history.epoch",
+    "a name bound to the record, then to a list of one's own":
+        "acc = history.history['accuracy']\nprint(max(acc))\nacc = []\nacc.append(0.5)",
     "multiprocessing pool": "from multiprocessing import Pool\nwith Pool(2) as pool:\n    print(pool.map(abs, [-1, 2]))",
 }
 
@@ -181,7 +185,8 @@ def test_honest_code_from_the_documentation_is_not_flagged(snippet):
     assert integrity_flags(_notebook(*HONEST_LESSON, snippet)) == ()
 
 
-# Forgeries that hide behind aliases and re-exports: (kind phrase, cells). The flag names the cell that acts.
+# Forgeries that hide behind aliases and re-exports: (kind phrase, cells[, the acting cell, 1-based, if not
+# the last]). The flag names the cell that acts.
 FORGERIES = {
     "iterations through a name": ("sets optimizer.iterations",
                                   ["steps = model.optimizer.iterations", "steps.assign(15000)"]),
@@ -203,6 +208,11 @@ FORGERIES = {
                                      ["acc = history.history['accuracy']", "acc[:] = [0.9] * 10"]),
     "History record updated": ("builds or edits a History",
                                ["record = model.history.history", "record.update(accuracy=[0.9] * 10)"]),
+    "History edited, then the name rebound as a decoy": ("builds or edits a History",
+                                                        ["record = history.history", "record['accuracy'] = [0.9] * 10",
+                                                         "record = dict(record)"], 2),
+    "History edited in a function defined before the alias": (
+        "builds or edits a History", ["def forge():\n    record['loss'] = [0.1] * 10", "record = history.history"], 1),
     "History record appended": ("builds or edits a History", ["history.history['loss'].append(0.1)"]),
     "a class that stands in for a History": ("builds or edits a History",
                                              ["class Record:\n    params = {'epochs': 10}\n    history = {}"]),
@@ -220,11 +230,11 @@ FORGERIES = {
 }
 
 
-@pytest.mark.parametrize("phrase, cells", list(FORGERIES.values()), ids=list(FORGERIES))
-def test_forgeries_behind_aliases_and_re_exports_are_flagged(phrase, cells):
+@pytest.mark.parametrize("case", list(FORGERIES.values()), ids=list(FORGERIES))
+def test_forgeries_behind_aliases_and_re_exports_are_flagged(case):
+    phrase, cells, acting = (*case, len(case[1]))[:3]
     flags = integrity_flags(_notebook(*HONEST_LESSON, *cells))
-    last = len(HONEST_LESSON) + len(cells)
-    assert any(flag.startswith(f"cell {last} {phrase} (") for flag in flags), flags
+    assert any(flag.startswith(f"cell {len(HONEST_LESSON) + acting} {phrase} (") for flag in flags), flags
 
 
 TAMPER_CASES = ["patches_the_exporter", "monkeypatches_fit", "monkeypatches_numpy",

@@ -10,15 +10,17 @@ It reads source only and never runs it: each code cell is parsed with ``ast`` (I
 and ``!`` lines blanked first); a cell that still does not parse is scanned with regular
 expressions instead. Nothing here raises on a strange cell.
 
-Simple aliases are followed across the whole notebook, in any cell order: a name bound (by
-assignment, tuple unpacking or a chain of assignments) to ``optimizer.iterations``, to an
-optimizer, or to a History's ``.history``/``.params`` (or an item of them) counts as what it
-was bound to, so ``steps = model.optimizer.iterations; steps.assign(15000)`` and
+Simple aliases are followed across the whole notebook: a name bound (by assignment, tuple
+unpacking or a chain of assignments) to ``optimizer.iterations``, to an optimizer, or to a
+History's ``.history``/``.params`` (or an item of them) counts as what it was bound to, so
+``steps = model.optimizer.iterations; steps.assign(15000)`` and
 ``record, settings = h.history, h.params; record["loss"] = ...`` are flagged like the direct
-forms. Any ``socket``, ``ctypes`` or ``subprocess`` name imported from any module (many
+forms. A use is judged by the name's latest binding before it, in the order the grader runs the
+cells (``hist = pd.DataFrame(hist)`` makes ``hist`` a copy again); a use before any binding,
+as in a function defined earlier, by any of its bindings. Any ``socket``, ``ctypes`` or ``subprocess`` name imported from any module (many
 re-export ``socket``, e.g. ``multiprocessing.reduction``) or read as an attribute of an
 imported module is flagged like the module itself. Data flowing through function calls,
-containers or computed names is not followed: the CPU measurement (``trusted.cpu_check``) is
+containers or computed names is not followed: the CPU measurement (``trusted.training_cpu``) is
 the backstop for forged training.
 
 A determined student can hide from it, e.g. with ``getattr`` on computed strings or ``exec``.
@@ -96,6 +98,11 @@ class _Hit(NamedTuple):
     detail: str
 
 
+# What a name can stand for (``_Names.bindings``): `steps = model.optimizer.iterations`, `opt = model.optimizer`,
+# `record = h.history` (or h.params, or an item of them).
+ITERATIONS, OPTIMIZER, RECORD = "iterations", "optimizer", "record"
+
+
 class _Names(NamedTuple):
     """Names bound anywhere in the notebook that the per-cell scan needs to recognise."""
 
@@ -103,9 +110,8 @@ class _Names(NamedTuple):
     otter: frozenset[str]  # `otter` and its aliases
     graders: frozenset[str]  # names assigned `otter.Notebook(...)`, usually `grader`
     imported: frozenset[str] = frozenset()  # every name an import statement binds
-    iterations: frozenset[str] = frozenset()  # names bound to `optimizer.iterations`
-    optimizers: frozenset[str] = frozenset()  # names bound to an optimizer (`opt = model.optimizer`)
-    records: frozenset[str] = frozenset()  # names bound to a History's `.history`/`.params` or an item of them
+    # name -> its bindings in run order: (position, what it was bound to: ITERATIONS, OPTIMIZER, RECORD)
+    bindings: dict[str, tuple[tuple[tuple[int, int, int], frozenset[str]], ...]] = {}
     keras_archive: bool = False  # some string in the notebook names a member of a Keras archive
     sockets: frozenset[str] = frozenset()  # names bound to the socket module: flagged when used, not when imported
 
@@ -119,11 +125,11 @@ def integrity_flags(notebook: nbformat.NotebookNode) -> tuple[str, ...]:
             if is_setup_cell(source):
                 continue  # the hand-out's own first cell, exactly as generated from this rubric (unpacks the checks)
             cells.append((number, source, _parse(source)))
-    names = _collect_names(tree for _, _, tree in cells if tree is not None)
+    names = _collect_names((number, tree) for number, _, tree in cells if tree is not None)
 
     flags = []
     for number, source, tree in cells:
-        hits = _scan_tree(tree, names) if tree is not None else _scan_text(source)
+        hits = _scan_tree(tree, names, number) if tree is not None else _scan_text(source)
         first = {}  # kind -> earliest hit, so each (cell, kind) gives one sentence
         for hit in sorted(hits, key=lambda h: h.line):  # stable: on one line, the outermost node wins
             first.setdefault(hit.kind, hit)
@@ -151,11 +157,11 @@ def _parse(source: str) -> ast.Module | None:
         return None
 
 
-def _collect_names(trees: Iterable[ast.Module]) -> _Names:
+def _collect_names(trees: Iterable[tuple[int, ast.Module]]) -> _Names:
     modules, otter, graders, imported, sockets = set(_MODULE_ROOTS), {"otter"}, set(), set(), set()
-    bindings: list[tuple[str, ast.AST]] = []  # (name, the expression bound to it), from every cell
+    bindings: list[tuple[tuple[int, int, int], str, ast.AST]] = []  # (position, name, its value), every cell
     keras_archive = False
-    for tree in trees:
+    for cell, tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -173,19 +179,18 @@ def _collect_names(trees: Iterable[ast.Module]) -> _Names:
                     modules.update(alias.asname or alias.name for alias in node.names if alias.name != "*")
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    bindings += _pairs(target, node.value)
+                position = (cell, node.lineno, node.col_offset)
+                bindings += [(position, name, value) for target in targets for name, value in _pairs(target, node.value)]
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                     root, chain = _chain(node.value.func)
                     if root in otter and chain == ["Notebook"]:
                         graders.update(t.id for t in node.targets if isinstance(t, ast.Name))
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 keras_archive = keras_archive or any(member in node.value for member in _KERAS_ARCHIVE_MEMBERS)
-    iterations, optimizers, records = _aliases(bindings)
-    while new := {name for name, value in bindings if isinstance(value, ast.Name) and value.id in sockets} - sockets:
+    while new := {name for _, name, value in bindings if isinstance(value, ast.Name) and value.id in sockets} - sockets:
         sockets.update(new)  # `t = socket`, then `u = t`
     return _Names(frozenset(modules), frozenset(otter), frozenset(graders), frozenset(imported),
-                  iterations, optimizers, records, keras_archive, frozenset(sockets))
+                  _aliases(bindings), keras_archive, frozenset(sockets))
 
 
 def _pairs(target: ast.AST, value: ast.AST) -> list[tuple[str, ast.AST]]:
@@ -198,29 +203,50 @@ def _pairs(target: ast.AST, value: ast.AST) -> list[tuple[str, ast.AST]]:
     return []
 
 
-def _aliases(bindings: list[tuple[str, ast.AST]]) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """Names bound to optimizer.iterations, to an optimizer, and to a History's record, through chains of names.
+def _aliases(bindings: list[tuple[tuple[int, int, int], str, ast.AST]]):
+    """Each name's bindings in run order, with what each bound it to (``_Names.bindings``).
 
-    Flow-insensitive: a name bound to one of these anywhere in the notebook counts as one everywhere
-    (cells can run in any order). Repeated until nothing changes, so `a = b; b = h.history` works too.
+    A value stands for what its root name stands for in any of that name's bindings (repeated until
+    nothing changes, so `a = b; b = h.history` works in any order), or for what its attributes say
+    (`h.history`, `model.optimizer.iterations`). Calls are not followed: `pd.DataFrame(h.history)` is a copy.
     """
-    iterations: set[str] = set()
-    optimizers: set[str] = set()
-    records: set[str] = set()
+    kinds: dict[str, set[str]] = {}  # name -> what any of its bindings stands for
     changed = True
     while changed:
         changed = False
-        for name, value in bindings:
-            root, chain = _chain(value, through_calls=False)
-            if root is None:
-                continue
-            for found, test in ((iterations, root in iterations or bool(_ITERATION_NAMES & set(chain))),
-                                (optimizers, root in optimizers or "optimizer" in chain),
-                                (records, root in records or bool(_HISTORY_FIELDS & set(chain)))):
-                if test and name not in found:
-                    found.add(name)
-                    changed = True
-    return frozenset(iterations), frozenset(optimizers), frozenset(records)
+        for _, name, value in bindings:
+            found = _stands_for(value, kinds) - kinds.get(name, set())
+            if found:
+                kinds.setdefault(name, set()).update(found)
+                changed = True
+    table: dict[str, list] = {}
+    for position, name, value in sorted(bindings, key=lambda binding: binding[0]):
+        table.setdefault(name, []).append((position, frozenset(_stands_for(value, kinds))))
+    return {name: tuple(entries) for name, entries in table.items() if any(kind for _, kind in entries)}
+
+
+def _stands_for(value: ast.AST, kinds: dict[str, set[str]]) -> set[str]:
+    root, chain = _chain(value, through_calls=False)
+    if root is None:
+        return set()
+    found = set(kinds.get(root, ()))
+    if _ITERATION_NAMES & set(chain):
+        found.add(ITERATIONS)
+    if "optimizer" in chain:
+        found.add(OPTIMIZER)
+    if _HISTORY_FIELDS & set(chain):
+        found.add(RECORD)
+    return found
+
+
+def _bound_to(names: _Names, kind: str, name: str | None, position: tuple[int, int, int]) -> bool:
+    """Whether ``name``, used at ``position``, stands for ``kind``: by its latest binding before the use,
+    or by any binding where none comes before it (a function defined before the names it uses)."""
+    entries = names.bindings.get(name) if name else None
+    if not entries:
+        return False
+    before = [kinds for at, kinds in entries if at < position]
+    return kind in before[-1] if before else any(kind in kinds for _, kinds in entries)
 
 
 def _chain(node: ast.AST, through_calls: bool = True) -> tuple[str | None, list[str]]:
@@ -264,15 +290,16 @@ def _show(node: ast.AST, limit: int = 60) -> str:
 # --- the AST scan --------------------------------------------------------------------------
 
 
-def _scan_tree(tree: ast.Module, names: _Names) -> list[_Hit]:
+def _scan_tree(tree: ast.Module, names: _Names, cell: int) -> list[_Hit]:
     hits = []
     for node in ast.walk(tree):
         line = getattr(node, "lineno", 0)
-        hits += [_Hit(kind, line, detail) for kind, detail in _check_node(node, names)]
+        position = (cell, line, getattr(node, "col_offset", 0))
+        hits += [_Hit(kind, line, detail) for kind, detail in _check_node(node, names, position)]
     return hits
 
 
-def _check_node(node: ast.AST, names: _Names) -> Iterator[tuple[int, str]]:
+def _check_node(node: ast.AST, names: _Names, position: tuple[int, int, int]) -> Iterator[tuple[int, str]]:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         yield from _check_string(node.value)
     for identifier in _identifiers(node):
@@ -281,7 +308,7 @@ def _check_node(node: ast.AST, names: _Names) -> Iterator[tuple[int, str]]:
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         yield from _check_import(node, names)
     elif isinstance(node, ast.Call):
-        yield from _check_call(node, names)
+        yield from _check_call(node, names, position)
     elif isinstance(node, ast.ClassDef):
         if _forges_history(node):
             yield HISTORY, f"class {node.name}"
@@ -302,7 +329,7 @@ def _check_node(node: ast.AST, names: _Names) -> Iterator[tuple[int, str]]:
             and _chain(node.value, through_calls=False)[0] in names.imported:  # multiprocessing.reduction.socket
         yield LINKS_SOCKETS_PROCESSES, _show(node)
     if isinstance(node, (ast.Attribute, ast.Subscript)) and isinstance(node.ctx, (ast.Store, ast.Del)):
-        yield from _check_store(node, names)
+        yield from _check_store(node, names, position)
 
 
 def _forges_history(node: ast.ClassDef) -> bool:
@@ -370,7 +397,7 @@ def _check_import(node: ast.Import | ast.ImportFrom, names: _Names) -> Iterator[
         yield LINKS_SOCKETS_PROCESSES, shown  # `from multiprocessing.reduction import socket`: a re-export
 
 
-def _check_call(node: ast.Call, names: _Names) -> Iterator[tuple[int, str]]:
+def _check_call(node: ast.Call, names: _Names, position: tuple[int, int, int]) -> Iterator[tuple[int, str]]:
     root, chain = _chain(node.func)
     name = _last_name(node.func)
     shown = _show(node.func) + "(...)"
@@ -384,30 +411,30 @@ def _check_call(node: ast.Call, names: _Names) -> Iterator[tuple[int, str]]:
             yield DYNAMIC_CODE, shown
         elif name != "getattr":
             # setattr(obj, "fit", f) is obj.fit = f by another name.
-            yield from _check_store(ast.Attribute(value=args[0], attr=attribute.value, ctx=ast.Store()), names)
+            yield from _check_store(ast.Attribute(value=args[0], attr=attribute.value, ctx=ast.Store()), names, position)
 
     if name in _RISKY_CALLS or (root == "os" and len(chain) == 1 and name in _RISKY_OS_CALLS):
         yield LINKS_SOCKETS_PROCESSES, shown
     if root == "socket" and chain and chain[-1] in _SOCKET_CALLS:
         yield LINKS_SOCKETS_PROCESSES, shown
 
-    if name in _ITERATION_SETTERS and _is_iterations(root, chain[:-1], names):
+    if name in _ITERATION_SETTERS and _is_iterations(root, chain[:-1], names, position):
         yield OPTIMIZER_ITERATIONS, shown
-    if name == "set_value" and args and _is_iterations(*_chain(args[0]), names):  # K.set_value(opt.iterations, n)
+    if name == "set_value" and args and _is_iterations(*_chain(args[0]), names, position):  # K.set_value(it, n)
         yield OPTIMIZER_ITERATIONS, shown
 
     if name == "History":
         yield HISTORY, shown
     if _HISTORY_FIELDS <= {keyword.arg for keyword in node.keywords}:  # SimpleNamespace(history=..., params=...)
         yield HISTORY, shown
-    if name in _MUTATORS and (_HISTORY_FIELDS & set(chain[:-1]) or root in names.records):
+    if name in _MUTATORS and (_HISTORY_FIELDS & set(chain[:-1]) or _bound_to(names, RECORD, root, position)):
         yield HISTORY, shown  # history.history["loss"].append(...), record.update(...) where record = h.history
 
 
-def _is_iterations(root: str | None, chain: list[str], names: _Names) -> bool:
+def _is_iterations(root: str | None, chain: list[str], names: _Names, position: tuple[int, int, int]) -> bool:
     """`model.optimizer.iterations`, `steps` bound to it, or an optimizer's variables (iterations is one)."""
-    return bool(_ITERATION_NAMES & set(chain)) or root in names.iterations or (
-        "variables" in chain and ("optimizer" in chain or root in names.optimizers))
+    return bool(_ITERATION_NAMES & set(chain)) or _bound_to(names, ITERATIONS, root, position) or (
+        "variables" in chain and ("optimizer" in chain or _bound_to(names, OPTIMIZER, root, position)))
 
 
 def _check_otter_use(node: ast.Attribute, names: _Names) -> Iterator[tuple[int, str]]:
@@ -420,13 +447,14 @@ def _check_otter_use(node: ast.Attribute, names: _Names) -> Iterator[tuple[int, 
         yield GRADER_INTERNALS, _show(node)
 
 
-def _check_store(target: ast.Attribute | ast.Subscript, names: _Names) -> Iterator[tuple[int, str]]:
+def _check_store(target: ast.Attribute | ast.Subscript, names: _Names,
+                 position: tuple[int, int, int]) -> Iterator[tuple[int, str]]:
     """An assignment, augmented assignment, `del` or setattr to an attribute or an item."""
     shown = _show(target) + " = ..."
     root, chain = _chain(target)
-    if _is_iterations(root, chain, names):
+    if _is_iterations(root, chain, names, position):
         yield OPTIMIZER_ITERATIONS, shown
-    if _HISTORY_FIELDS & set(chain) or root in names.records:  # h.history["loss"] = [...], record["loss"] = [...]
+    if _HISTORY_FIELDS & set(chain) or _bound_to(names, RECORD, root, position):  # h.history["loss"] = [...], record["loss"] = [...]
         yield HISTORY, shown
     # Monkeypatching is about module attributes, so the root is followed through `.` and `[]` only:
     # `np.zeros(3).shape = ...` reshapes a fresh array and patches nothing.
