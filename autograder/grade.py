@@ -246,6 +246,8 @@ class Collected:
     cell_cpu: dict[str, float] | None = None  # core-seconds of each of the student's cells, where measured
 
 
+NO_REFERENCE_CPU = ("the check of claimed training against the CPU spent is unavailable: solutions/reference_metrics.json "
+                    "records no training_cpu for the reference; run `python -m autograder calibrate` to measure it")
 STATUS_OF_RUN = {"completed": "graded", "timeout": "stopped", "stopped": "stopped", "dead": "error"}
 
 
@@ -279,7 +281,10 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
         return Collected(status, _join(message, inspection.problem), flags=flags, notes=notes)
     if inspection.facts.model.read_from_file:  # its structure is what the file says: worth a look, never a deduction
         flags = (*flags, "model graded from its saved file as data: Keras safe mode refused it, so it was never run")
-    cpu_flag = training_cpu_flag(claimed_steps(inspection.facts), execution.cpu_seconds, reference_training_cpu())
+    cost = reference_training_cpu()
+    if cost is None:
+        notes = (*notes, NO_REFERENCE_CPU)
+    cpu_flag = training_cpu_flag(claimed_steps(inspection.facts), execution.cpu_seconds, cost)
     flags = (*flags, cpu_flag) if cpu_flag else flags
     return Collected(status, message, inspection.facts, flags=flags, notes=notes, cell_cpu=execution.cell_cpu)
 
