@@ -84,6 +84,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
             "train_accuracy": [round(v, 4) for v in runs[0].facts.history.train_accuracy],
             "val_accuracy": [round(v, 4) for v in runs[0].facts.history.val_accuracy],
         },
+        "training_cpu": _training_cpu(runs),
         "threads_per_training": threads,
         "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy")},
     }
@@ -94,3 +95,20 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     if not_full:
         raise KitError(f"the reference solution lost points at seeds {not_full}: see {REFERENCE_METRICS}")
     return record
+
+
+def _training_cpu(runs) -> dict | None:
+    """The reference's training cost per step, for the flag on forged training (``trusted.training_cpu``).
+
+    Per seed: its costliest cell is the training; that cell's core-seconds per optimizer step, and the
+    core-seconds of all its other cells. The lowest of each over the seeds is kept, so that an honest
+    notebook is never held to more than the reference's cheapest run. None where CPU was not measured.
+    """
+    measured = [(run.cell_cpu, run.facts.model.optimizer_iterations) for run in runs]
+    if not all(cells and steps for cells, steps in measured):
+        return None
+    per_step = [max(cells.values()) / steps for cells, steps in measured]
+    others = [sum(cells.values()) - max(cells.values()) for cells, _ in measured]
+    return {"seconds_per_step": round(min(per_step), 7), "other_cells": round(min(others), 2),
+            "steps": measured[0][1], "training_seconds": [round(max(cells.values()), 2) for cells, _ in measured],
+            "rule": "the costliest cell per optimizer step, and the other cells together; the lowest over the seeds"}

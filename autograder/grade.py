@@ -44,7 +44,7 @@ from .execution.warm_kernels import Zygote, kernel_zygote
 from .execution import bubblewrap
 from .limits import GiB, Limits, plan_workers
 from .paths import REFERENCE_METRICS
-from .reference import read_threshold
+from .reference import read_threshold, reference_training_cpu
 from .reports.lms import DEFAULT_ASSIGNMENT_NAME
 from .reports.report import EXECUTED_FILE, submission_folder, write_atomic, write_submission_reports
 from .reports import plots
@@ -56,6 +56,7 @@ from .trusted import dataset
 from .trusted.inspector import Inspector
 from .text import shorten
 from .trusted.capped import read_and_scan
+from .trusted.training_cpu import claimed_steps, training_cpu_flag
 from .trusted.load_submission import Submission, find_submissions
 
 
@@ -303,8 +304,11 @@ class Collected:
     flags: tuple[str, ...] = ()  # for the instructor's review
     final: bool = True  # False when the grader failed: the next run tries again
     notes: tuple[str, ...] = ()  # for the instructor's console: limits this machine did not enforce
+    cell_cpu: dict[str, float] | None = None  # core-seconds of each of the student's cells, where measured
 
 
+NO_REFERENCE_CPU = ("the check of claimed training against the CPU spent is unavailable: solutions/reference_metrics.json "
+                    "records no training_cpu for the reference; run `python -m autograder calibrate` to measure it")
 STATUS_OF_RUN = {"completed": "graded", "timeout": "stopped", "stopped": "stopped", "dead": "error"}
 
 
@@ -343,7 +347,12 @@ def collect_facts(submission: Submission, *, out: Path, limits: Limits, inspecto
         return Collected(status, _join(message, inspection.problem), flags=flags, notes=notes)
     if inspection.facts.model.read_from_file:  # its structure is what the file says: worth a look, never a deduction
         flags = (*flags, "model graded from its saved file as data: Keras safe mode refused it, so it was never run")
-    return Collected(status, message, inspection.facts, flags=flags, notes=notes)
+    cost = reference_training_cpu()
+    if cost is None:
+        notes = (*notes, NO_REFERENCE_CPU)
+    cpu_flag = training_cpu_flag(claimed_steps(inspection.facts), execution.cpu_seconds, cost)
+    flags = (*flags, cpu_flag) if cpu_flag else flags
+    return Collected(status, message, inspection.facts, flags=flags, notes=notes, cell_cpu=execution.cell_cpu)
 
 
 def grade_submission(submission: Submission, *, out: Path, limits: Limits, threshold: float | None,

@@ -74,6 +74,15 @@ class Limits:
         return 2 * (self.timeout + self.export_timeout + self.settle_timeout) + self.kill_grace
 
 
+# The flag "claimed training inconsistent with the CPU spent" (trusted.training_cpu): a notebook whose export
+# claims N training steps while its cells used less than this share of what N steps cost the reference, as
+# calibration measured it, is flagged for the instructor. Honest training costs about the reference's
+# figure or more (steps_per_execution, threads and a slower machine only add); a forged step count costs
+# next to nothing. Claims that would cost the reference under MIN_CHECKED_TRAINING_CPU core-seconds are too
+# small to tell from measurement noise and are not checked.
+TRAINING_CPU_SHARE = 0.25
+MIN_CHECKED_TRAINING_CPU = 2.0
+
 TYPICAL_WORKER_BYTES = 2 * GiB  # a graded lesson notebook peaks at 1.7 to 2 GiB (BENCHMARKS.md)
 
 

@@ -1,13 +1,14 @@
 """The one reader of ``solutions/reference_metrics.json``, the record calibration writes.
 
-Grading needs its accuracy threshold and the feedback pages its learning curves; both
-come from here, and the file is read once per process (a batch writes hundreds of pages).
+Grading needs its accuracy threshold and its training's CPU cost, the feedback pages its
+learning curves; all come from here, and the file is read once per process (a batch writes hundreds of pages).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 
 from .exceptions import CalibrationMissing
 from .paths import REFERENCE_METRICS
@@ -31,6 +32,19 @@ def reference_curves() -> dict[str, list[float]] | None:
         return {key: [float(v) for v in curves[key]] for key in ("train_accuracy", "val_accuracy")}
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def reference_training_cpu() -> dict[str, float] | None:
+    """What the reference's training cost in the sandbox, as calibration measured it, or None if not recorded:
+    ``seconds_per_step`` (core-seconds of its training cell per optimizer step) and ``other_cells`` (core-seconds
+    of all its other cells), each the lowest over the seeds."""
+    try:
+        cost = _metrics()["training_cpu"]
+        figures = {key: float(cost[key]) for key in ("seconds_per_step", "other_cells")}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    usable = all(math.isfinite(v) for v in figures.values()) and figures["seconds_per_step"] > 0 <= figures["other_cells"]
+    return figures if usable else None
 
 
 @functools.lru_cache(maxsize=None)

@@ -104,3 +104,26 @@ def test_the_same_network_through_any_public_api_has_the_same_facts(build):
     facts, lesson = describe_model(build()), describe_model(lesson_model())
     assert (facts.layers, facts.input_shape, facts.param_count) == (lesson.layers, lesson.input_shape, lesson.param_count)
     assert_public("q2_model", model=build())
+
+
+def test_keras_ops_between_layers_are_described_and_break_the_structure_check():
+    """ops.square and ops.sin between the layers are no Layer objects: model.layers alone reads Flatten, Dense, Dense."""
+    inputs = keras.Input((28, 28))
+    hidden = keras.layers.Dense(128, activation="relu")(keras.layers.Flatten()(inputs))
+    hidden = keras.ops.sin(keras.ops.square(hidden)) + 1.0
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(hidden))
+    facts = describe_model(model)
+    assert [layer.type for layer in facts.layers] == ["Flatten", "Dense", "Dense"]
+    assert facts.operations == ("Square", "Sin", "Add")
+    with pytest.raises(AssertionError) as failure:
+        assert_public("q2_model", model=model)
+    assert "model computes ['Square', 'Sin', 'Add'] between its layers" in str(failure.value)
+
+
+def test_models_of_layers_alone_have_no_operations():
+    inputs = keras.Input((28, 28))
+    outputs = keras.layers.Dense(10, activation="softmax")(keras.layers.Dense(128, activation="relu")(keras.layers.Flatten()(inputs)))
+    for model in (lesson_model(), keras.Model(inputs, outputs),
+                  keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])):
+        assert describe_model(model).operations == ()
+    assert_public("q2_model", model=keras.Model(inputs, outputs))

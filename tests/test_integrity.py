@@ -109,7 +109,9 @@ KIND_CASES = [
     ("runs dynamic code the scan cannot read", "import importlib"),
     ("runs dynamic code the scan cannot read", "m = __import__('o' + 's')"),
     ("builds or edits a History", "history = types.SimpleNamespace(history={'loss': [0.1] * 10}, params={'epochs': 10})"),
-    ("writes model files itself or defines its own save/fit/predict", "import zipfile"),
+    # zipfile alone is for notes (see HONEST_CELLS); with a Keras archive's members it writes a model file
+    ("writes model files itself or defines its own save/fit/predict",
+     "import zipfile\nwith zipfile.ZipFile('model.keras', 'w') as z:\n    z.writestr('config.json', '{}')"),
     ("writes model files itself or defines its own save/fit/predict", "import h5py"),
     ("writes model files itself or defines its own save/fit/predict", "class Model:\n    def save(self, path):\n        pass"),
 ]
@@ -136,8 +138,108 @@ def test_flags_are_ordered_by_cell_then_kind_without_duplicates():
     )
 
 
+# Honest code from the Keras and TensorFlow documentation and from lessons like this one: each snippet is
+# placed in a notebook after the honest lesson, and the whole notebook must raise no flag.
+HONEST_CELLS = {
+    "LossHistory callback (Keras docs)":
+        "class LossHistory(keras.callbacks.Callback):\n"
+        "    def on_train_begin(self, logs={}):\n        self.losses = []\n\n"
+        "    def on_batch_end(self, batch, logs={}):\n        self.losses.append(logs.get('loss'))\n\n"
+        "history_cb = LossHistory()\n"
+        "model.fit(x_train, y_train, batch_size=128, epochs=20, verbose=0, callbacks=[history_cb])\n"
+        "print(history_cb.losses)",
+    "custom callback printing logs (TF guide)":
+        "class CustomCallback(keras.callbacks.Callback):\n"
+        "    def on_epoch_end(self, epoch, logs=None):\n"
+        "        keys = list(logs.keys())\n        print('End epoch {} of training; got log keys: {}'.format(epoch, keys))",
+    "plotting history with aliases":
+        "acc = history.history['accuracy']\nval_acc = history.history['val_accuracy']\n"
+        "loss, val_loss = history.history['loss'], history.history['val_loss']\nepochs = range(1, len(acc) + 1)\n"
+        "plt.plot(epochs, acc, 'bo', label='Training acc')\nplt.plot(epochs, val_acc, 'b', label='Validation acc')\n"
+        "plt.title('Training and validation accuracy')\nplt.legend()\nplt.show()",
+    "history as a DataFrame (TF regression tutorial)":
+        "import pandas as pd\nhist = pd.DataFrame(history.history)\nhist['epoch'] = history.epoch\nhist.tail()",
+    "saving the model where the lesson does":
+        "model.save('my_model.keras')\nreloaded = keras.models.load_model('my_model.keras')\nreloaded.summary()",
+    "checkpoint and early stopping":
+        "callbacks = [keras.callbacks.ModelCheckpoint('best.keras', save_best_only=True),\n"
+        "             keras.callbacks.EarlyStopping(patience=2)]",
+    "zipping one's notes":
+        "import zipfile\nwith zipfile.ZipFile('notes.zip', 'w') as archive:\n    archive.write('notes.md')",
+    "import socket, unused": "import socket\nimport os, sys",
+    "reading the step count": "steps = model.optimizer.iterations\nprint(int(steps), steps.numpy())\n"
+                              "lr = model.optimizer.learning_rate\nprint(float(lr))",
+    "reading the optimizer's variables": "opt = model.optimizer\nprint([v.name for v in opt.variables])",
+    "learning-rate schedule": "model.optimizer.learning_rate.assign(1e-4)",
+    "a list named like a record": "losses = []\nfor epoch in range(3):\n    losses.append(epoch)\nlosses.sort()",
+    "a record turned into a DataFrame, then added to":
+        "hist = history.history\nhist = pd.DataFrame(hist)\nhist['epoch'] = history.epoch",
+    "a name bound to the record, then to a list of one's own":
+        "acc = history.history['accuracy']\nprint(max(acc))\nacc = []\nacc.append(0.5)",
+    "multiprocessing pool": "from multiprocessing import Pool\nwith Pool(2) as pool:\n    print(pool.map(abs, [-1, 2]))",
+}
+
+
+@pytest.mark.parametrize("snippet", list(HONEST_CELLS.values()), ids=list(HONEST_CELLS))
+def test_honest_code_from_the_documentation_is_not_flagged(snippet):
+    assert integrity_flags(_notebook(*HONEST_LESSON, snippet)) == ()
+
+
+# Forgeries that hide behind aliases and re-exports: (kind phrase, cells[, the acting cell, 1-based, if not
+# the last]). The flag names the cell that acts.
+FORGERIES = {
+    "iterations through a name": ("sets optimizer.iterations",
+                                  ["steps = model.optimizer.iterations", "steps.assign(15000)"]),
+    "iterations through a chain": ("sets optimizer.iterations",
+                                   ["opt = model.optimizer\nit = opt.iterations\nsteps = it", "steps.assign_add(14999)"]),
+    "iterations through tuple unpacking": ("sets optimizer.iterations",
+                                           ["a, (b, steps) = 1, (2, model.optimizer.iterations)", "steps.assign(15000)"]),
+    "iterations through set_value": ("sets optimizer.iterations",
+                                     ["s = model.optimizer.iterations", "keras.backend.set_value(s, 15000)"]),
+    "iterations through getattr": ("sets optimizer.iterations",
+                                   ["s = getattr(model.optimizer, 'iterations')", "s.assign(15000)"]),
+    "the optimizer's first variable": ("sets optimizer.iterations",
+                                       ["opt = model.optimizer", "opt.variables[0].assign(15000)"]),
+    "a walrus": ("sets optimizer.iterations", ["print(s := model.optimizer.iterations)", "s.assign(15000)"]),
+    "History through tuple unpacking": ("builds or edits a History",
+                                        ["record, settings = h.history, h.params",
+                                         "record['accuracy'] = [0.9] * 10\nsettings['steps'] = 1500"]),
+    "History item edited in place": ("builds or edits a History",
+                                     ["acc = history.history['accuracy']", "acc[:] = [0.9] * 10"]),
+    "History record updated": ("builds or edits a History",
+                               ["record = model.history.history", "record.update(accuracy=[0.9] * 10)"]),
+    "History edited, then the name rebound as a decoy": ("builds or edits a History",
+                                                        ["record = history.history", "record['accuracy'] = [0.9] * 10",
+                                                         "record = dict(record)"], 2),
+    "History edited in a function defined before the alias": (
+        "builds or edits a History", ["def forge():\n    record['loss'] = [0.1] * 10", "record = history.history"], 1),
+    "History record appended": ("builds or edits a History", ["history.history['loss'].append(0.1)"]),
+    "a class that stands in for a History": ("builds or edits a History",
+                                             ["class Record:\n    params = {'epochs': 10}\n    history = {}"]),
+    "a History subclass": ("builds or edits a History", ["class Mine(keras.callbacks.History):\n    pass"]),
+    "socket re-exported": ("uses links, FIFOs, devices, sockets or subprocesses",
+                           ["from multiprocessing.reduction import socket\ns = socket.socket(fileno=3)"]),
+    "socket through a module alias": ("uses links, FIFOs, devices, sockets or subprocesses",
+                                      ["import multiprocessing.reduction as r", "r.socket.socket(fileno=3).accept()"]),
+    "socket through a dotted import": ("uses links, FIFOs, devices, sockets or subprocesses",
+                                       ["import http.client", "http.client.socket.fromfd(3, 1, 1)"]),
+    "subprocess re-exported": ("uses links, FIFOs, devices, sockets or subprocesses",
+                               ["from asyncio import subprocess as sp"]),
+    "socket imported, then used through a name": ("uses links, FIFOs, devices, sockets or subprocesses",
+                                                  ["import socket as s", "t = s", "t.socket(fileno=3)"]),
+}
+
+
+@pytest.mark.parametrize("case", list(FORGERIES.values()), ids=list(FORGERIES))
+def test_forgeries_behind_aliases_and_re_exports_are_flagged(case):
+    phrase, cells, acting = (*case, len(case[1]))[:3]
+    flags = integrity_flags(_notebook(*HONEST_LESSON, *cells))
+    assert any(flag.startswith(f"cell {len(HONEST_LESSON) + acting} {phrase} (") for flag in flags), flags
+
+
 TAMPER_CASES = ["patches_the_exporter", "monkeypatches_fit", "monkeypatches_numpy",
-                "predict_replaced_by_answer_key", "reads_outside_scratch", "network_access"]
+                "predict_replaced_by_answer_key", "reads_outside_scratch", "network_access",
+                "forged_steps_through_an_alias", "history_edited_through_aliases", "socket_re_exported"]
 
 
 @pytest.mark.parametrize("name", TAMPER_CASES)

@@ -63,6 +63,8 @@ def test_q1_checks(change, lost, words):
     (dict(input_shape=(None, 784)), {"input shape is (None, 28, 28)"}, ["(None, 784)", "input_shape=(28, 28)"]),
     (dict(param_count=50_890), {"101,770 parameters"}, ["50,890", "101,770"]),
     (dict(param_count=None), {"101,770 parameters"}, ["not been built"]),
+    (dict(operations=("Square", "Sin", "Add")), {"layers are Flatten, Dense, Dense"},
+     ["model computes ['Square', 'Sin', 'Add'] between its layers"]),  # keras.ops between the layers
 ])
 def test_q2_checks_give_credit_per_attribute(change, lost, words):
     messages = failed(with_model(perfect_facts(), **change))

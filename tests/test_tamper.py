@@ -26,6 +26,7 @@ MARKER = Path("/tmp/autograder-tamper-pickle-ran")
 NETWORK_PORT = 47611
 PLANTED = Path("/usr/local/share/autograder-planted-secret")  # root-only, for the sandbox not to read
 INSPECTION_TIMEOUT = 30  # the slow-to-inspect model must hit it; honest ones take a few seconds
+CPU_FLAG = "claimed training inconsistent with the CPU spent"
 SCENARIOS = sorted(p.name.removesuffix(".expected.json") for p in TAMPER.glob("*.expected.json"))
 
 
@@ -33,6 +34,12 @@ def _cgroups_problem():
     group = ResourceGroup(Limits())
     group.close()
     return group.problem
+
+
+def _cpu_unmeasured():
+    group = ResourceGroup(Limits())
+    group.close()
+    return group.cpu_file is None
 
 
 class _Listener:
@@ -112,6 +119,8 @@ def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_b
     observed = {question: int(row[question]) for question in QUESTIONS}
     assert (row["status"], observed) == (expected["status"], expected["scores"]), row["message"]
     for flag in expected.get("flags", []):
+        if flag == CPU_FLAG and _cpu_unmeasured():  # no cgroup measures the CPU: the run says the flag is unavailable
+            continue
         assert flag in row["flags"], f"{scenario} should be flagged for {flag!r}: {row['flags']!r}"
     if "undetectable" in expected:  # README says why; the instructor sees the flags instead
         assert int(row["score"]) == expected["total"] and expected.get("flags")
@@ -124,6 +133,7 @@ def test_attack_scores_its_expected_points_and_no_more_than_honest_work(tamper_b
     ("reads_hidden_tests", "nothing found"), ("reads_outside_scratch", "nothing leaked"),
     ("rewrites_test_files", "grader code untouched"), ("network_access", "no network"),
     ("reads_root_only_files", "nothing leaked"), ("accepts_on_inherited_descriptors", "nothing inherited"),
+    ("socket_re_exported", "no network"),
 ])
 def test_attack_saw_and_changed_nothing(tamper_batch, scenario, banner):
     out, rows, *_ = tamper_batch
@@ -245,6 +255,11 @@ def test_formula_names_are_neutralised_in_grades_csv(tamper_batch):
 def test_deep_json_is_invalid_not_an_error(tamper_batch):
     row = _row(tamper_batch[1], "deep_json")
     assert row["status"] == "invalid" and "levels deep" in row["message"]
+
+
+def test_honest_training_is_not_flagged_for_its_cpu(tamper_batch):
+    row = _row(tamper_batch[1], "finite_flood_after_correct_work")  # the lesson's own 15,000 steps, for real
+    assert CPU_FLAG not in row["flags"]
 
 
 def test_a_finished_flood_after_correct_work_keeps_every_point(tamper_batch):

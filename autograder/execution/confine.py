@@ -5,7 +5,9 @@ Three layers, each used where the machine allows it:
   sandbox from its first instruction: RLIMIT_DATA turns a memory bomb into a
   ``MemoryError`` the kernel survives; RLIMIT_FSIZE caps any one file; no core dumps.
 - a cgroup (v2, or v1 ``pids`` and ``memory``), joined by the same shim before it execs:
-  a process cap that stops a fork bomb, and a hard memory backstop for the whole tree.
+  a process cap that stops a fork bomb, and a hard memory backstop for the whole tree. The
+  same group measures the sandbox's CPU time (v2 ``cpu.stat``, v1 ``cpuacct``), which the
+  runner reads around each cell: a measurement nothing inside the sandbox can alias or edit.
 - size-capped tmpfs mounts as the sandbox's only writable folders (``ScratchSpace``),
   owned by the sandbox's unprivileged user.
 Whatever cannot be enforced is reported to the instructor, never silently skipped.
@@ -33,6 +35,7 @@ class ResourceGroup:
     def __init__(self, limits):
         self.paths: list[Path] = []
         self.problem: str | None = None
+        self.cpu_file: Path | None = None  # the group's CPU time: v2 cpu.stat, v1 cpuacct.usage (read_cpu_seconds)
         name = f"autograder-{uuid.uuid4().hex[:12]}"
         try:
             if (CGROUP_ROOT / "cgroup.controllers").is_file():  # cgroup v2
@@ -41,6 +44,8 @@ class ResourceGroup:
                 self.paths.append(group)
                 (group / "pids.max").write_text(str(limits.max_processes))
                 (group / "memory.max").write_text(str(limits.memory_bytes + limits.max_disk_bytes))
+                if (group / "cpu.stat").is_file():  # a core file of every v2 group, controller or not
+                    self.cpu_file = group / "cpu.stat"
             else:  # cgroup v1
                 for controller, settings in (
                     ("pids", {"pids.max": limits.max_processes}),
@@ -54,6 +59,19 @@ class ResourceGroup:
         except OSError as error:
             self.close()
             self.problem = f"the process cap and the memory backstop are not enforced: cgroups are not writable here ({error.strerror})"
+            return
+        if self.cpu_file is None and not (CGROUP_ROOT / "cgroup.controllers").is_file():
+            self._join_cpuacct(name)
+
+    def _join_cpuacct(self, name: str) -> None:
+        """cgroup v1: a cpuacct group beside the others, where the controller is mounted (it only measures)."""
+        group = CGROUP_ROOT / "cpuacct" / name
+        try:
+            group.mkdir()
+        except OSError:
+            return  # the CPU flag is then unavailable, and the run says so (execution.run)
+        self.paths.append(group)
+        self.cpu_file = group / "cpuacct.usage"
 
     @property
     def procs_files(self) -> list[str]:
@@ -89,6 +107,17 @@ class ResourceGroup:
             except OSError:
                 pass
         self.paths = []
+
+
+def read_cpu_seconds(cpu_file: str | Path) -> float | None:
+    """Core-seconds used so far by every process that was in the group: v2 ``usage_usec``, v1 nanoseconds."""
+    try:
+        text = Path(cpu_file).read_text()
+        if Path(cpu_file).name == "cpu.stat":
+            return next(int(line.split()[1]) for line in text.splitlines() if line.startswith("usage_usec ")) / 1e6
+        return int(text.strip()) / 1e9
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 class ScratchSpace:

@@ -38,6 +38,8 @@ from .runner import Execution, Job
 from .warm_kernels import Zygote
 
 PACKAGE = Path(__file__).resolve().parent.parent
+CPU_UNMEASURED = ("the check of claimed training against the CPU spent is unavailable: no cgroup measures the "
+                  "sandbox's CPU time here (it needs root)")
 STAGED = ("sandbox", "rubric/describe.py", "rubric/facts.py")  # the only grader code a kernel can see
 
 
@@ -89,11 +91,13 @@ def run_sandboxed(notebook: nbformat.NotebookNode, scratch: ScratchSpace, *, lim
     group = ResourceGroup(limits)
     if group.problem:
         warnings.append(group.problem)
+    if group.cpu_file is None:
+        warnings.append(CPU_UNMEASURED)
     job = Job(notebook=str(scratch.private / "submission.ipynb"), work=str(scratch.work), export=str(scratch.export),
               code=str(scratch.code), runtime=str(scratch.runtime), private=str(scratch.private),
               limits=asdict(limits), threads=threads, seed=seed, sandboxed=sandboxed,
               zygote=str(zygote.directory) if zygote is not None and sandboxed else None,
-              cgroups=tuple(group.procs_files))
+              cgroups=tuple(group.procs_files), cpu_file=str(group.cpu_file) if group.cpu_file else None)
     (scratch.private / "job.json").write_text(json.dumps(asdict(job)))
     runner = [sys.executable, "-m", "autograder.execution.runner", str(scratch.private / "job.json")]
     command = bubblewrap.runner_command(runner) if sandboxed else runner

@@ -74,6 +74,9 @@ class Execution:
     cell_errors: list[str] = field(default_factory=list)  # "cell 7: NameError: name 'model' is not defined"
     seconds: dict[str, float] = field(default_factory=dict)  # "cells", "export", "replay"
     exported: bool = False  # the export cell ran to its end: its files are in the export folder (``export_complete``)
+    # Core-seconds the sandbox's cgroup used while each of the student's cells ran, by the student's cell
+    # number ("7"), summed over the first run and a replay; None where no cgroup measures CPU (no root).
+    cell_cpu: dict[str, float] | None = None
 
     @classmethod
     def from_dict(cls, data) -> "Execution":
@@ -86,7 +89,27 @@ class Execution:
                 or not all(isinstance(v, (int, float)) for v in seconds.values())):
             raise ValueError("malformed execution record")
         return cls(data["status"], shorten(data["message"], 2000), [shorten(e, 300) for e in errors[:100]],
-                   {str(k): float(v) for k, v in seconds.items()}, data.get("exported") is True)
+                   {str(k): float(v) for k, v in seconds.items()}, data.get("exported") is True,
+                   _cell_cpu(data.get("cell_cpu")))
+
+    @property
+    def cpu_seconds(self) -> float | None:
+        """Core-seconds of all the student's cells together; None where CPU was not measured."""
+        return None if self.cell_cpu is None else round(sum(self.cell_cpu.values()), 3)
+
+
+MAX_CPU_SECONDS = 1e7  # far beyond any run's budget on any machine: a larger figure is not a measurement
+
+
+def _cell_cpu(value) -> dict[str, float] | None:
+    """The record's per-cell CPU, checked like every value that crosses a pipe: cell numbers, finite seconds."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > 100_000 or not all(
+            isinstance(k, str) and k.isdigit() and len(k) <= 9 and type(v) in (int, float)
+            and math.isfinite(v) and 0 <= v <= MAX_CPU_SECONDS for k, v in value.items()):
+        raise ValueError("malformed CPU times in the execution record")
+    return {k: float(v) for k, v in value.items()}
 
 
 @dataclass(frozen=True)
@@ -105,6 +128,7 @@ class Job:
     sandboxed: bool = True
     zygote: str | None = None  # the folder of the zygote's socket
     cgroups: tuple[str, ...] = ()  # cgroup.procs files the kernel joins
+    cpu_file: str | None = None  # the same group's CPU time (confine.read_cpu_seconds), or None: not measured
 
     def limits_(self) -> Limits:
         return Limits(**self.limits)
@@ -197,7 +221,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
         + [cell for _, cell in student]
         + [nbformat.v4.new_code_cell(export_source(code, export, token))]
     )
-    execution = Execution()
+    execution = Execution(cell_cpu={} if job.cpu_file else None)
     deadline = time.monotonic() + limits.timeout
     kernel = _KernelStart(job, limits)
     progress = _Progress()
@@ -233,10 +257,11 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
     _empty(Path(job.export))
     replay_seconds = sum(progress.seconds.get(index, 0.0) for index in range(replay_to))
     started = time.monotonic()
-    replayed = Execution()
+    replayed = Execution(cell_cpu=execution.cell_cpu)  # the replay's training counts too: it made the export
     _run_cells(runnable, [*range(replay_to), export], numbers, replayed, kernel, limits,
                started + replay_seconds * 1.1 + limits.replay_slack, _Progress())
     execution.exported = export_complete(Path(job.export), token, limits)
+    execution.cell_cpu = replayed.cell_cpu
     execution.seconds["replay"] = round(time.monotonic() - started, 2)
     return execution, runnable
 
@@ -298,11 +323,12 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                 client.timeout = limits.export_timeout if index == export else max(1, math.ceil(deadline - time.monotonic()))
                 cell = runnable.cells[index]
                 client.start_cell()
-                started = time.monotonic()
+                started, cpu_before = time.monotonic(), _cpu(kernel)
                 try:
                     client.execute_cell(cell, index)
                 finally:
                     progress.seconds[index] = time.monotonic() - started
+                    _charge_cpu(execution, numbers[index], cpu_before, _cpu(kernel))
                 if index == export:  # whether it finished is read from its files (``export_complete``)
                     execution.seconds["export"] = round(time.monotonic() - started, 2)
                     continue
@@ -325,6 +351,23 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
         progress.died_at = index
     except MalformedMessage as error:
         progress.died_at, progress.malformed = index, str(error)
+
+
+def _cpu(kernel: "_KernelStart") -> float | None:
+    from .confine import read_cpu_seconds
+
+    return read_cpu_seconds(kernel.cpu_file) if kernel.cpu_file else None
+
+
+def _charge_cpu(execution: Execution, number: int | None, before: float | None, after: float | None) -> None:
+    """Add a student's cell's CPU to the record; the grader's own cells (number None) are not the student's."""
+    if execution.cell_cpu is None or number is None:
+        return
+    if before is None or after is None:  # the group could not be read: no figure rather than a wrong one
+        execution.cell_cpu = None
+        return
+    key = str(number)
+    execution.cell_cpu[key] = round(execution.cell_cpu.get(key, 0.0) + max(0.0, after - before), 3)
 
 
 def _settle(client: _LimitedClient, export: int, timeout: float) -> None:
@@ -381,6 +424,7 @@ class _KernelStart:
     def __init__(self, job: Job, limits: Limits):
         from .confine import confine_command
 
+        self.cpu_file = job.cpu_file
         specs = Path(tempfile.mkdtemp(prefix="kernels-", dir=job.private))
         seccomp = None
         (specs / KERNEL_NAME).mkdir()

@@ -9,6 +9,7 @@ values out of it.
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import re
@@ -115,6 +116,7 @@ def describe_model(value) -> ModelFacts:
     return ModelFacts(
         defined=True,
         layers=tuple(_describe_layer(layer) for layer in value.layers if type(layer).__name__ not in INPUT_LAYERS),
+        operations=_attempt(lambda: _operations(value)) or (),
         input_shape=_input_shape(value),
         param_count=_attempt(lambda: int(value.count_params())),
         compiled=bool(compile_config) or bool(getattr(value, "compiled", False)),
@@ -211,6 +213,19 @@ def normalise_name(entry) -> str | None:
     if not isinstance(entry, str):
         entry = getattr(entry, "__name__", None) or type(entry).__name__
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", entry).lower()
+
+
+def _operations(model) -> tuple[str, ...]:
+    """The class names of a functional graph's operations that are not layers, in graph order.
+
+    ``model.layers`` lists Layer objects only; ``keras.ops`` calls between them (``ops.square(x)``,
+    ``x + 1``) are Operation nodes of the graph (``_operations``) that change what the model computes.
+    """
+    graph = getattr(model, "_operations", None)
+    if graph is None:  # a Sequential model keeps its graph in a functional model of its own
+        graph = getattr(getattr(model, "_functional", None), "_operations", None) or ()
+    return tuple(str(type(op).__name__)[:40] for op in itertools.islice(graph, 1000)
+                 if not any(cls.__name__ == "Layer" for cls in type(op).__mro__))
 
 
 def _describe_layer(layer) -> LayerFacts:

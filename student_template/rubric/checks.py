@@ -193,6 +193,9 @@ def layer_types(facts: SubmissionFacts) -> str | None:
             f"model has layers {observed} but expected ['Flatten', 'Dense', 'Dense']: "
             f"Flatten turns each 28x28 image into 784 numbers, then two Dense layers classify it"
         )
+    if facts.model.operations:  # keras.ops between the layers: not the lesson's network, whatever its layers
+        return (f"model computes {list(facts.model.operations)} between its layers but expected only the layers "
+                f"['Flatten', 'Dense', 'Dense']: pass each layer's output straight to the next one")
     return None
 
 

@@ -43,6 +43,7 @@ class ModelFacts:
     defined: bool = False
     problem: str | None = None
     layers: tuple[LayerFacts, ...] = ()
+    operations: tuple[str, ...] = ()  # a functional graph's steps that are not layers (keras.ops: 'Square', 'Add')
     input_shape: tuple[int | None, ...] | None = None
     param_count: int | None = None
     compiled: bool = False
