@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import dataclasses
 import io
+import shutil
+import tempfile
 from pathlib import Path
 
 from facts_factory import perfect_facts, with_grader, with_history, with_model
 
+from autograder.reports import plots
 from autograder.reports.report import grades_csv, write_atomic, write_submission_reports
 from autograder.results import SubmissionResult
 from autograder.rubric import run_checks
 from autograder.rubric.facts import LayerFacts
 from autograder.reports.summary import write_class_summary
+
+SHARED_PLOTS = Path(tempfile.mkdtemp(prefix="report-plots-"))  # plots are keyed by what they draw: safe to share
+atexit.register(shutil.rmtree, SHARED_PLOTS, True)
 
 
 def confusion(correct_per_class: int, seed: int = 0) -> tuple[tuple[int, ...], ...]:
@@ -53,9 +60,10 @@ def class_results() -> list[SubmissionResult]:
 
 def write_class_reports(results: list[SubmissionResult], out: Path) -> dict[str, dict]:
     """Write what ``grade`` writes for ``results`` into ``out``; return grades.csv's rows by submission."""
-    for result in results:
-        if result.submission:  # a missing student has no submission, so no reports
-            write_submission_reports(result, out)
+    with plots.cached_in(SHARED_PLOTS):  # the same facts, drawn once for every test of the session
+        for result in results:
+            if result.submission:  # a missing student has no submission, so no reports
+                write_submission_reports(result, out)
     write_atomic(out / "grades.csv", grades_csv(results))
     write_class_summary(results, out)
     return {row["submission"]: row for row in csv.DictReader(io.StringIO((out / "grades.csv").read_text()))}

@@ -216,13 +216,13 @@ SCREENS = {"1280": (1280, 1, False), "zoom200": (640, 2, False), "phone390": (39
 # Each number or status is one line: the height of its text is under one and a half of its line height.
 ONE_LINE = """return Array.from(document.querySelectorAll(arguments[0])).filter(e => e.innerText.trim()).map(e => {
   const range = document.createRange(); range.selectNodeContents(e);
-  const style = getComputedStyle(e);
-  return [e.innerText.trim(), range.getBoundingClientRect().height, parseFloat(style.lineHeight)]; });"""
+  const style = getComputedStyle(e), line = parseFloat(style.lineHeight) || 1.2 * parseFloat(style.fontSize);
+  return [e.innerText.trim(), range.getBoundingClientRect().height, line]; });"""
 LAYOUT = """const table = document.querySelector('table.submissions'), box = table && table.closest('.table-scroll');
 return {pageScroll: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,
   bodyScroll: document.body.scrollWidth, table: box ? [box.scrollWidth, box.clientWidth] : null};"""
 SINGLE_LINE = {"summary": "td.status, td.number, [data-column=flags]",  # headers may wrap: q3_ over compile
-               "feedback": "[data-total=status], p.total, td.number"}
+               "feedback": "[data-total], p.total strong, td.number"}
 
 
 @pytest.fixture

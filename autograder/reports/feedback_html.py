@@ -54,11 +54,11 @@ def _heading(result: SubmissionResult) -> str:
 
 
 def _total(result: SubmissionResult) -> str:
-    status = f'<span data-total="status">{escape(result.status)}</span>'
+    status = f'<span class="nowrap" data-total="status">{escape(result.status)}</span>'
     if not result.is_grade:
         why = ": superseded by a later submission" if result.status == "superseded" else ""
         return f'<p class="total">Not graded{why} (status: {status})</p>'
-    return (f'<p class="total">Score: <strong><span data-total="score">{result.score}</span> / '
+    return (f'<p class="total">Score: <strong class="nowrap"><span data-total="score">{result.score}</span> / '
             f'<span data-total="max_score">{result.max_score}</span></strong> (status: {status})</p>')
 
 

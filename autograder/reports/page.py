@@ -28,7 +28,7 @@ td { overflow-wrap: break-word; } p, li, .message, td.text { overflow-wrap: anyw
 td.student { min-width: 13rem; }
 ul.flags { margin: 0; padding-left: 1.1rem; } ul.legend { font-size: 0.9rem; color: #444; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
-td.number, td.status, .total, .nowrap { white-space: nowrap; }
+td.number, td.status, .nowrap { white-space: nowrap; }
 .pass { color: #1a7f37; } .fail { color: #b3261e; } .info { color: #444; } .note { color: #555; font-style: italic; }
 .file { display: block; font-size: 0.8rem; font-weight: normal; color: #555; } .late { font-weight: 600; }
 .message { background: #fff8e1; border-left: 4px solid #9a6700; padding: 0.5rem 0.8rem; white-space: pre-wrap; }

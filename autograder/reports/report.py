@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -126,7 +127,7 @@ def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
     """results.json and feedback.html; the page's plots are kept in the folder and reused while what they draw is the same."""
     folder = submission_folder(out_dir, result.submission)
     write_atomic(folder / RESULTS_FILE, _results_text(result))
-    with plots.cached_in(folder / plots.CACHE_FOLDER):
+    with contextlib.nullcontext() if plots.caching() else plots.cached_in(folder / plots.CACHE_FOLDER):
         write_atomic(folder / FEEDBACK_FILE, feedback_html(result, reference_curves()))
     return folder
 

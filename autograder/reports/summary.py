@@ -259,7 +259,8 @@ def _near_threshold(results) -> str:
     for result in results:
         grader = result.facts.grader if result.facts else None
         if grader and grader.test_accuracy is not None and grader.accuracy_threshold is not None:
-            if abs(grader.test_accuracy - grader.accuracy_threshold) <= NEAR_THRESHOLD:
+            # Rounded: 0.857 - 0.852 is 0.005000000000000004 in floating point, and 0.005 away is near.
+            if round(abs(grader.test_accuracy - grader.accuracy_threshold), 9) <= NEAR_THRESHOLD:
                 near.append((result, grader.test_accuracy, grader.accuracy_threshold))
     if not near:
         return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not measured).")
