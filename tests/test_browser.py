@@ -70,9 +70,14 @@ def named_reports(tmp_path_factory):
     return out, results, write_class_reports(results, out)
 
 
-def open_page(browser, path: Path):
+def open_page(browser, path: Path, *, disclosed: bool = False):
+    """Load ``path``; with ``disclosed``, open every ``<details>`` (the plots' tables), as a curious reader would."""
     browser.get(path.as_uri())
     assert browser.execute_script("return document.readyState") == "complete"
+    if disclosed:
+        opened = browser.execute_script("const all = document.querySelectorAll('details'); "
+                                        "all.forEach(d => d.open = true); return all.length;")
+        assert browser.execute_script("return document.querySelectorAll('details[open]').length") == opened
 
 
 def assert_images_load(browser, expected: int):
@@ -189,14 +194,14 @@ FEEDBACK_PAGES = ("hopper", "turing", "lovelace", "dijkstra", "liskov", "liskov_
 @pytest.mark.parametrize("key", FEEDBACK_PAGES)
 def test_feedback_pages_pass_axe_with_no_violation(browser, named_reports, axe_source, key):
     out, _, _ = named_reports
-    open_page(browser, submission_folder(out, NAMED[key][0]) / "feedback.html")
+    open_page(browser, submission_folder(out, NAMED[key][0]) / "feedback.html", disclosed=True)
     assert axe_violations(browser, axe_source) == []
 
 
 @pytest.mark.parametrize("fixture", ["named_reports", "class_reports"])
 def test_summary_passes_axe_with_no_violation(browser, axe_source, request, fixture):
     out, _, _ = request.getfixturevalue(fixture)
-    open_page(browser, out / "summary.html")
+    open_page(browser, out / "summary.html", disclosed=True)
     assert axe_violations(browser, axe_source) == []
 
 
@@ -237,7 +242,9 @@ def screen(browser):
 
 def screenshot(browser, name: str, tmp_path: Path) -> Path:
     """The whole page as a PNG (kept in $SCREENSHOTS when set, to look at)."""
-    data = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})["data"]
+    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    data = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip})["data"]
     folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
@@ -265,7 +272,7 @@ def assert_no_sideways_scroll(browser, name: str, *, table_fits: bool):
 def test_summary_reads_on_every_screen(browser, named_reports, screen, tmp_path, name):
     out, _, _ = named_reports
     screen(name)
-    open_page(browser, out / "summary.html")
+    open_page(browser, out / "summary.html", disclosed=True)
     screenshot(browser, f"summary-{name}", tmp_path)
     assert_single_lines(browser, SINGLE_LINE["summary"])
     # At full width the class's table fits the window; narrower, it may scroll in its own box, never the page.
@@ -277,7 +284,7 @@ def test_summary_reads_on_every_screen(browser, named_reports, screen, tmp_path,
 def test_feedback_reads_on_every_screen(browser, named_reports, screen, tmp_path, name, key):
     out, _, _ = named_reports
     screen(name)
-    open_page(browser, submission_folder(out, NAMED[key][0]) / "feedback.html")
+    open_page(browser, submission_folder(out, NAMED[key][0]) / "feedback.html", disclosed=True)
     screenshot(browser, f"feedback-{key}-{name}", tmp_path)
     assert_single_lines(browser, SINGLE_LINE["feedback"])
     assert_no_sideways_scroll(browser, name, table_fits=True)

@@ -88,7 +88,7 @@ def _check_items(question: QuestionResult) -> list[str]:
     items, said = [], set()
     for check in question.checks:
         hidden = " <em>(checked only at grading)</em>" if check.hidden else ""
-        points = '<span class="info">(feedback only)</span>' if check.points == 0 else f'<span class="nowrap">({check.score}/{check.points})</span>'
+        points = '<span class="info nowrap">(feedback only)</span>' if check.points == 0 else f'<span class="nowrap">({check.score}/{check.points})</span>'
         text = f"{mark(check.passed, check.points)}{escape(check.description)}{hidden} {points}"
         if not check.passed:
             reason = "the same reason as above" if check.message in said else check.message

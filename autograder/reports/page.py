@@ -33,7 +33,7 @@ td.number, td.status, .nowrap { white-space: nowrap; }
 .file { display: block; font-size: 0.8rem; font-weight: normal; color: #555; } .late { font-weight: 600; }
 .message { background: #fff8e1; border-left: 4px solid #9a6700; padding: 0.5rem 0.8rem; white-space: pre-wrap; }
 ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: 0.3rem 0; }
-details { margin: 0.5rem 0; } summary { cursor: pointer; color: #0550ae; }
+caption { text-align: left; font-weight: 600; } details { margin: 0.5rem 0; } summary { cursor: pointer; color: #0550ae; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 img { max-width: 100%; height: auto; }
 @media (max-width: 40rem) { body { padding: 0 0.6rem; } td.student { min-width: 9rem; } }
