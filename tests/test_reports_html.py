@@ -261,7 +261,7 @@ def test_summary_table_starts_with_the_students_name_linked_to_the_feedback(name
     assert row.startswith(f'<td class="student" data-column="student"><span data-column="name"><a href="{link}">{name}</a></span>'
                           f'<span class="file" data-column="file">turingalan_<wbr>')
     assert f"&middot; id {student_id}</span>" in row and '<td class="status" data-column="status">graded</td>' in row
-    assert '<a class="nowrap" href="#flagged">2 flags</a>' in row and '<h2 id="flagged">' in page
+    assert '<a class="nowrap" href="#flagged">2 flags</a>' in row and '<div id="flagged">' in page
 
 
 def test_refreshed_pages_are_addressed_by_name_and_rewritten_only_when_that_changes(tmp_path):

@@ -146,7 +146,7 @@ def refresh_reports(rows: list[SubmissionResult], out_dir: Path) -> set[str]:
 def addressee(rows: list[SubmissionResult]) -> str:
     """Whom a submission's page is for: its students' names ("" when no roster or layout names anyone)."""
     names = list(dict.fromkeys(row.name for row in rows if row.name))
-    return names[0] if len(names) < 2 else ", ".join(names[:-1]) + " and " + names[-1]
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def refresh_submission_reports(result: SubmissionResult, out_dir: Path) -> bool:

@@ -56,7 +56,7 @@ def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[
     body += ["<h2>Overrides</h2>", _overrides(results)]
     results = graded  # from here on, only rows that hold a grade: statistics leave out superseded and missing
     body += ["<h2>Needs your attention</h2>", _attention(results)]
-    body += ['<h2 id="flagged">Flagged for review</h2>', _flagged(results)]
+    body += ["<h2>Flagged for review</h2>", f'<div id="flagged">{_flagged(results)}</div>']  # the table's flag links
     body += ["<h2>Near the accuracy threshold</h2>", _near_threshold(results)]
     body += ["<h2>Scores</h2>", _histogram(results)]
     body += ["<h2>Pass rate per check</h2>", _pass_rates(results)]
