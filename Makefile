@@ -63,10 +63,18 @@ check-reference: setup
 gradescope: setup
 	$(PY) -m autograder gradescope --out build/autograder.zip
 
-# Headless Chromium and its driver, for the tests that render the HTML reports. Needs root; does nothing when present.
+# Headless Chromium and its driver, for the tests that render the HTML reports, and axe-core (pinned, from the npm
+# registry into build/), which audits the reports' accessibility in that browser. Needs root for apt; does nothing
+# when present.
+AXE_VERSION := 4.10.3
+AXE_DIR := build/axe-core
 browser:
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then echo "chromium and chromedriver are installed"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; fi
+	@if [ -f $(AXE_DIR)/node_modules/axe-core/axe.min.js ] && grep -q '"version": "$(AXE_VERSION)"' $(AXE_DIR)/node_modules/axe-core/package.json; \
+	then echo "axe-core $(AXE_VERSION) is installed"; else \
+		command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }; \
+		npm install --prefix $(AXE_DIR) --no-save --no-audit --no-fund --no-package-lock axe-core@$(AXE_VERSION); fi
 
 # LibreOffice Calc, headless, for the test that opens the CSV files as a spreadsheet would (tests/test_csv_formulas.py).
 # Needs root; does nothing when present.

@@ -19,7 +19,7 @@ from .overrides import KEPT_FILE as KEPT_OVERRIDES
 from .overrides import Overrides, check_targets, read_overrides
 from .overrides import apply as apply_overrides
 from .reports.lms import CANVAS_FILE, DEFAULT_ASSIGNMENT_NAME, LONG_FILE, canvas_csv, grades_long_csv
-from .reports.report import format_table, grades_csv, refresh_submission_reports, submission_folder, write_atomic
+from .reports.report import format_table, grades_csv, refresh_reports, submission_folder, write_atomic
 from .reports.summary import write_class_summary
 from .results import SubmissionResult
 from .roster import Assignment, Roster, assign, read_roster
@@ -60,7 +60,7 @@ def finish(results: list[SubmissionResult], out: Path, *, notes: list[str], rost
         rows = _apply_overrides(rows, overrides)
         if Path(overrides.source) != out / KEPT_OVERRIDES:
             write_atomic(out / KEPT_OVERRIDES, overrides.text)  # so that a rerun or a merge applies them again
-    refreshed = {row.submission for row in rows if row.submission and refresh_submission_reports(row, out)}
+    refreshed = refresh_reports(rows, out)  # each page addressed to its students, by name
     students = {student.student_id: student for student in (roster.students if roster else ())}
     write_atomic(out / "grades.csv", grades_csv(rows))
     write_atomic(out / CANVAS_FILE, canvas_csv(rows, students, assignment_name))

@@ -51,6 +51,11 @@ def cached_in(folder: Path):
         _CACHE.reset(token)
 
 
+def caching() -> bool:
+    """Whether a ``cached_in`` is in force (an outer one, such as a test's shared folder, is kept)."""
+    return _CACHE.get() is not None
+
+
 def _kept(function):
     """``function``'s PNG from the cache folder in force when its inputs were drawn before; drawn and kept otherwise."""
     @functools.wraps(function)

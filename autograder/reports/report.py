@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import re
 import tempfile
+from html import escape
 from pathlib import Path
 
-from . import spreadsheet
-from .feedback_html import feedback_html
+from . import plots, spreadsheet
+from .feedback_html import feedback_html, feedback_title
 from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 from ..reference import reference_curves
 from ..results import SubmissionResult
@@ -22,6 +25,7 @@ from ..rubric import QUESTIONS
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
 GRADES_COLUMNS = ("submission", "student_id", "name", "status", "score", "max_score", *QUESTIONS, "message", "flags")
 READABLE_NAME_LENGTH = 80
+BEFORE_TITLE = 1024  # characters of feedback.html before its <title> (doctype, charset, viewport, CSP), with room
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -104,26 +108,53 @@ def gradescope_failure(output: str) -> dict:
 
 
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
+    """results.json and feedback.html; the page's plots are kept in the folder and reused while what they draw is the same."""
     folder = submission_folder(out_dir, result.submission)
     write_atomic(folder / RESULTS_FILE, _results_text(result))
-    write_atomic(folder / FEEDBACK_FILE, feedback_html(result, reference_curves()))
+    with contextlib.nullcontext() if plots.caching() else plots.cached_in(folder / plots.CACHE_FOLDER):
+        write_atomic(folder / FEEDBACK_FILE, feedback_html(result, reference_curves()))
     return folder
 
 
+def refresh_reports(rows: list[SubmissionResult], out_dir: Path) -> set[str]:
+    """``refresh_submission_reports`` once per submission, its page addressed to all its rows' students (a group's
+    members share one page); returns the submissions whose reports were rewritten."""
+    by_submission: dict[str, list[SubmissionResult]] = {}
+    for row in rows:
+        if row.submission:
+            by_submission.setdefault(row.submission, []).append(row)
+    return {name for name, group in by_submission.items()
+            if refresh_submission_reports(dataclasses.replace(group[0], name=addressee(group)), out_dir)}
+
+
+def addressee(rows: list[SubmissionResult]) -> str:
+    """Whom a submission's page is for: its students' names ("" when no roster or layout names anyone)."""
+    names = list(dict.fromkeys(row.name for row in rows if row.name))
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def refresh_submission_reports(result: SubmissionResult, out_dir: Path) -> bool:
-    """Rewrite the reports of ``result`` when what it now says (an override, superseded) differs from the files.
+    """Rewrite the reports of ``result`` when what it now says (an override, superseded, the student's name) differs.
 
     results.json changes with every score, status or override, so comparing it tells whether the
-    feedback page, costlier to draw, is stale too; an unchanged submission costs one small read.
+    feedback page, costlier to draw, is stale too; the page's title tells whom it is addressed to.
+    An unchanged submission costs two small reads.
     """
     folder = submission_folder(out_dir, result.submission)
     try:
-        if (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result) and (folder / FEEDBACK_FILE).is_file():
+        if (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result) and _addressed_to(folder, result):
             return False
     except OSError:
         pass
     write_submission_reports(result, out_dir)
     return True
+
+
+def _addressed_to(folder: Path, result: SubmissionResult) -> bool:
+    """Whether the feedback page exists and its title names whom ``result`` is for (the title is in its first bytes)."""
+    title = f"<title>{escape(feedback_title(result))}</title>"
+    with open(folder / FEEDBACK_FILE, encoding="utf-8", errors="replace") as stream:
+        return title in stream.read(BEFORE_TITLE + len(title))
 
 
 def _results_text(result: SubmissionResult) -> str:

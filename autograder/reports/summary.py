@@ -1,9 +1,12 @@
 """The instructor's class summary: ``summary.html`` beside ``grades.csv``.
 
 Score histogram, pass rate of every check, the most common failure messages, the
-submissions the instructor should look at (the grader failed, or the integrity checks
-flagged them), those that were stopped or not graded, and every submission's scores with
-a link to its feedback. One self-contained page; the plots are embedded PNGs.
+submissions the instructor should look at (the grader failed, the integrity checks
+flagged them, or their test accuracy lies within ``NEAR_THRESHOLD`` of the threshold), those
+that were stopped or not graded, and every submission's scores with a link to its feedback.
+One self-contained page; the plots are embedded PNGs, each with its numbers as a table.
+The table of all submissions takes the window's width: each row starts with the student's
+name (linked to their feedback) above the file name, and numbers and statuses never wrap.
 """
 
 from __future__ import annotations
@@ -14,13 +17,17 @@ from html import escape
 from pathlib import Path
 
 from . import plots
-from .page import image, note, page, scrolling
+from .page import breakable, data_table, disclosure, image, note, page, scrolling
 from .report import FEEDBACK_FILE, submission_folder, write_atomic
 from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
 from ..rubric import QUESTIONS, RUBRIC
 
 SUMMARY_FILE = "summary.html"
 TOP_MESSAGES = 15
+# A fresh grade retrains every model, and a retrained model's test accuracy moves by about this much from run to run
+# (the reference's own, over the calibration seeds: "stdev" in solutions/reference_metrics.json): a submission this
+# close to the threshold may pass on one run and fail on the next.
+NEAR_THRESHOLD = 0.005
 STOPPED_OR_NOT_GRADED = ("stopped", "invalid")
 NOT_FINAL = "not kept as the grade: the grader failed, and the next run grades it again"
 FLAGS_EXPLAINED = (
@@ -51,13 +58,14 @@ def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[
     body += ["<h2>Overrides</h2>", _overrides(results)]
     results = graded  # from here on, only rows that hold a grade: statistics leave out superseded and missing
     body += ["<h2>Needs your attention</h2>", _attention(results, attention or {})]
-    body += ["<h2>Flagged for review</h2>", _flagged(results)]
+    body += ["<h2>Flagged for review</h2>", f'<div id="flagged">{_flagged(results)}</div>']  # the table's flag links
+    body += ["<h2>Near the accuracy threshold</h2>", _near_threshold(results)]
     body += ["<h2>Scores</h2>", _histogram(results)]
     body += ["<h2>Pass rate per check</h2>", _pass_rates(results)]
     body += ["<h2>Most common failure messages</h2>", _failures(results)]
     body += ["<h2>Stopped or not graded</h2>", _problems(results)]
     body += ["<h2>All submissions</h2>", _table(everything, out_dir)]
-    return page("Class summary", "\n".join(body))
+    return page("Class summary", "\n".join(body), wide=True)
 
 
 def _headline(results) -> str:
@@ -110,7 +118,7 @@ def _overrides(results) -> str:
     if not rows:
         return note("None: every score is the rubric's own.")
     return scrolling('<table class="overrides"><tr><th>submission</th><th>student</th><th>question</th><th>check</th>'
-                     f'<th class="number">change</th><th>reason</th></tr>{rows}</table>')
+                     f'<th class="number">change</th><th>reason</th></tr>{rows}</table>', "Overrides")
 
 
 def _attention(results, unassigned: dict[str, str]) -> str:
@@ -131,7 +139,7 @@ def _attention(results, unassigned: dict[str, str]) -> str:
         for name, reason in sorted(unassigned.items())
     )
     return scrolling('<table class="attention"><tr><th>submission</th><th>status</th><th>why</th><th>message</th></tr>'
-                     f"{rows}</table>")
+                     f"{rows}</table>", "Needs your attention")
 
 
 def _why_attention(result: SubmissionResult) -> str:
@@ -149,13 +157,19 @@ def _flagged(results) -> str:
         for r in flagged
     )
     return (f'<p>{escape(FLAGS_EXPLAINED)}</p>'
-            + scrolling(f'<table class="flagged"><tr><th>submission</th><th class="number">score</th><th>flags</th></tr>{rows}</table>'))
+            + scrolling(f'<table class="flagged"><tr><th>submission</th><th class="number">score</th><th>flags</th></tr>{rows}</table>',
+                        "Flagged for review"))
 
 
 def _histogram(results) -> str:
     if not results:
         return note("No submissions.")
-    return image(plots.score_histogram([r.score for r in results], results[0].max_score), "Histogram of scores")
+    scores = [r.score for r in results]
+    counts = sorted(Counter(scores).items())
+    table = data_table("histogram", ["score", "submissions"], [[f"{score:g}", str(count)] for score, count in counts],
+                       caption="Submissions per score")
+    return (image(plots.score_histogram(scores, results[0].max_score), "Histogram of scores (numbers below)")
+            + disclosure("The scores as a table", table))
 
 
 def _checked(results) -> list[SubmissionResult]:
@@ -182,8 +196,9 @@ def _pass_rates(results) -> str:
             f'<td class="number">{count}</td><td class="number">{len(checked)}</td><td class="number">{rate:.0%}</td></tr>'
         )
     table = scrolling('<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th>'
-                      f'<th class="number">of</th><th class="number">rate</th></tr>{"".join(rows)}</table>')
-    return image(plots.pass_rates(labels, rates), "Share of graded submissions passing each check (* hidden)") + table
+                      f'<th class="number">of</th><th class="number">rate</th></tr>{"".join(rows)}</table>', "Pass rate per check")
+    return image(plots.pass_rates(labels, rates), "Share of graded submissions passing each check (* hidden; "
+                 "the table below has the numbers)") + table
 
 
 def _failures(results) -> str:
@@ -199,7 +214,8 @@ def _failures(results) -> str:
         f'<tr><td class="number">{count}</td><td>{escape(question)}</td><td>{escape(message)}</td></tr>'
         for (question, message), count in messages.most_common(TOP_MESSAGES)
     )
-    return scrolling(f'<table class="failures"><tr><th class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>')
+    return scrolling(f'<table class="failures"><tr><th class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>',
+                     "Most common failure messages")
 
 
 def _problems(results) -> str:
@@ -207,13 +223,16 @@ def _problems(results) -> str:
     if not problems:
         return note("None: every notebook was read and ran to its end.")
     rows = "".join(
-        f"<tr><td>{escape(r.submission)}</td><td>{escape(r.status)}</td><td>{escape(r.message)}</td></tr>" for r in problems
+        f'<tr><td>{escape(r.submission)}</td><td class="status">{escape(r.status)}</td><td>{escape(r.message)}</td></tr>'
+        for r in problems
     )
-    return scrolling(f'<table class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>')
+    return scrolling(f'<table class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>',
+                     "Stopped or not graded")
 
 
 def _table(results, out_dir: Path) -> str:
-    header = "".join(f'<th class="number">{escape(q)}</th>' for q in QUESTIONS)
+    """Every row: the student (linked to the feedback) above the file name, status, scores, message, flags."""
+    header = "".join(f'<th scope="col" class="number">{breakable(q)}</th>' for q in QUESTIONS)  # q3_<wbr>compile
     rows = []
     for result in results:
         shown = (lambda value: value) if result.is_grade else (lambda value: "")  # superseded, missing: no score
@@ -221,19 +240,59 @@ def _table(results, out_dir: Path) -> str:
             f'<td class="number" data-question="{escape(q)}">{shown(result.question_score(q))}</td>' for q in QUESTIONS
         )
         rows.append(
-            f'<tr data-submission="{escape(result.submission)}"><td>{_feedback_link(result, out_dir)}</td>'
-            f'<td data-column="student">{escape(result.name)}{f" ({escape(result.student_id)})" if result.student_id else ""}</td>'
-            f'<td data-column="status">{escape(result.status)}</td>'
-            f'<td class="number" data-column="score">{shown(result.score)}</td><td class="number" data-column="max_score">{result.max_score}</td>'
-            f"{cells}</tr>"
+            f'<tr data-submission="{escape(result.submission)}">{_student_cell(result, out_dir)}'
+            f'<td class="status" data-column="status">{escape(result.status)}</td>'
+            f'<td class="number" data-column="score">{shown(result.score)}</td>'
+            f'<td class="number" data-column="max_score">{result.max_score}</td>{cells}'
+            f'<td class="text" data-column="message">{escape(result.message)}</td>'
+            f'<td data-column="flags">{_flag_count(result)}</td></tr>'
         )
-    return scrolling(f'<table class="submissions"><tr><th>submission</th><th>student</th><th>status</th><th class="number">score</th>'
-                     f'<th class="number">of</th>{header}</tr>{"".join(rows)}</table>')
+    return scrolling(
+        '<table class="submissions full"><thead><tr><th scope="col">student</th><th scope="col">status</th>'
+        f'<th scope="col" class="number">score</th><th scope="col" class="number">of</th>{header}'
+        f'<th scope="col">message</th><th scope="col">flags</th></tr></thead><tbody>{"".join(rows)}</tbody></table>',
+        "All submissions")
 
 
-def _feedback_link(result: SubmissionResult, out_dir: Path) -> str:
-    if not result.submission:  # a missing student: nothing to link to
+def _student_cell(result: SubmissionResult, out_dir: Path) -> str:
+    """The student's name (or, when nobody is known, the file name) linked to the feedback; the file name and id small."""
+    who = escape(result.name) if result.name else breakable(result.submission)
+    if result.submission:  # a missing student has no submission, so nothing to link to
+        link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()
+        who = f'<a href="{escape(link)}">{who}</a>'
+    small = [breakable(result.submission)] if result.name and result.submission else []
+    small += [f"id {escape(result.student_id)}"] if result.student_id else []
+    details = f'<span class="file" data-column="file">{" &middot; ".join(small)}</span>' if small else ""
+    return f'<td class="student" data-column="student"><span data-column="name">{who}</span>{details}</td>'
+
+
+def _flag_count(result: SubmissionResult) -> str:
+    if not result.flags:
         return ""
-    link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()
-    return f'<a href="{escape(link)}">{escape(result.submission)}</a>'
+    return f'<a class="nowrap" href="#flagged">{len(result.flags)} flag{"s" if len(result.flags) > 1 else ""}</a>'
 
+
+def _near_threshold(results) -> str:
+    """Submissions whose test accuracy a retraining could move across the threshold: worth a look before publishing."""
+    near = []
+    for result in results:
+        grader = result.facts.grader if result.facts else None
+        if grader and grader.test_accuracy is not None and grader.accuracy_threshold is not None:
+            # Rounded: 0.857 - 0.852 is 0.005000000000000004 in floating point, and 0.005 away is near.
+            if round(abs(grader.test_accuracy - grader.accuracy_threshold), 9) <= NEAR_THRESHOLD:
+                near.append((result, grader.test_accuracy, grader.accuracy_threshold))
+    if not near:
+        return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not measured).")
+    rows = "".join(
+        f'<tr data-near-threshold="{escape(r.submission)}"><td>{escape(r.name or r.submission)}</td>'
+        f'<td class="number">{accuracy:.4f}</td><td class="number">{threshold:.4f}</td>'
+        f'<td class="number">{accuracy - threshold:+.4f}</td><td class="status">{"at or above" if accuracy >= threshold else "below"}</td></tr>'
+        for r, accuracy, threshold in near
+    )
+    explained = (f"Their test accuracy lies within {NEAR_THRESHOLD} of the threshold. A fresh grade retrains each model, "
+                 "and retraining moves the accuracy by about that much, so these may pass on one run and fail on another "
+                 "(a rescore or a merge reuses the recorded accuracy and does not move them). Look at them before you publish.")
+    return f"<p>{escape(explained)}</p>" + scrolling(
+        '<table class="near-threshold"><tr><th>student</th><th class="number">test accuracy</th>'
+        f'<th class="number">threshold</th><th class="number">difference</th><th>accuracy</th></tr>{rows}</table>',
+        "Near the accuracy threshold")
