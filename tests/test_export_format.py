@@ -83,6 +83,7 @@ def test_a_huge_integer_is_bounded_before_it_is_converted():
     ("model", "layers", [{"type": "Dense", "units": 10**20}], "outside 0"),
     ("model", "layers", [{"type": "Dense", "evil": 1}], "fields the facts do not have"),
     ("predictions", "minimum", float("-inf"), "predictions's minimum is -inf"),
+    ("test_acc", "value", None, "test_acc is described as a number but holds none"),
     ("model", "optimizer", "a" * (MAX_TEXT + 1), f"{MAX_TEXT + 1:,} characters long"),
 ])
 def test_every_section_is_checked_and_only_the_bad_one_is_lost(section, field, value, words):

@@ -32,6 +32,7 @@ from ..rubric.facts import HistoryFacts, SubmissionFacts
 FACTS_FILE, MODEL_FILE, PROBLEMS_FILE = "kernel_facts.json", "model.keras", "export_problems.json"
 EXPORTED_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "predictions")
 ARRAY_FILES = {name: f"{name}.npy" for name in EXPORTED_ARRAYS}
+SCALARS = ("test_loss", "test_acc")
 DONE_FILE = "export_done"  # written by the export cell after everything else (``sandbox.cells.export_source``)
 
 MAX_INT = 10**15  # any count in the facts (steps, epochs, parameters, a shape's sizes); also exact as a float
@@ -87,6 +88,7 @@ def check_facts(data) -> tuple[dict, list[str]]:
     for name, value in data.items():
         try:
             _check(hints[name], value, name, ())
+            _check_complete(name, value)
         except SchemaError as error:
             unusable = _unusable(name, value, hints[name], str(error))
             checked[name] = unusable
@@ -184,6 +186,13 @@ def _check_list(hint, value, section: str, path: tuple) -> None:
         return
     for index, entry in enumerate(value):
         _check(item, entry, section, (*path, index))
+
+
+def _check_complete(section: str, value) -> None:
+    """A number described as defined and usable holds a number: the rubric compares it without asking."""
+    if section in SCALARS and isinstance(value, dict) and value.get("defined") and not value.get("problem") \
+            and value.get("value") is None:
+        raise SchemaError(f"{section} is described as a number but holds none")
 
 
 def _check_int(value, section: str, path: tuple) -> None:
