@@ -4,7 +4,8 @@ The command line takes its defaults from ``Limits``; the host side of execution
 (``execution``), the trusted inspector (``trusted.inspector``) and the messages that name a
 limit all read them from here. The enforcement lives beside the code that needs it:
 ``execution.confine`` (rlimits, cgroups, capped tmpfs), ``execution.runner`` (time and
-output), ``trusted.inspector`` (inspection time and memory).
+output), ``trusted.inspector`` (inspection time and memory), ``trusted.capped`` (reading and scanning
+a notebook).
 """
 
 from __future__ import annotations
