@@ -33,7 +33,7 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
-from . import gradebook, ledger, shards
+from . import gradebook, late, ledger, shards
 from .exceptions import InvalidSubmission, KitError
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
@@ -58,12 +58,14 @@ from .trusted.load_submission import Submission, find_submissions, read_notebook
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,
          inspection_timeout: float = Limits.inspection_timeout, jobs: int | None = None, quiet: bool = False,
          warm_kernels: bool = True, shard: Shard | None = None, roster: Path | None = None,
-         overrides: Path | None = None, assignment_name: str | None = DEFAULT_ASSIGNMENT_NAME) -> int:
+         overrides: Path | None = None, assignment_name: str | None = DEFAULT_ASSIGNMENT_NAME,
+         late_policy: str | None = None, due: str | None = None) -> int:
     """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any needs the instructor).
 
     With ``shard`` (K/N), only that slice of the submissions (``shards``) is graded; ``merge`` joins the slices.
     ``roster`` and ``overrides`` are CSV files (``roster``, ``overrides``); both are checked before anything
-    runs, and a student's superseded submissions are never run.
+    runs, and a student's superseded submissions are never run. ``late_policy`` and ``due`` (``late``)
+    likewise; without them, the policy kept in ``out`` by an earlier run applies.
     """
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
@@ -78,6 +80,7 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     chosen = assign({s.name: s.identity for s in submissions}, roster)  # over every shard: the same choice in each
     if overrides is not None:  # a wrong line is an error now, not after an hour of grading
         gradebook.check_overrides(overrides, chosen, {s.name for s in submissions})
+    policy = late.resolve(late_policy, due, out)  # likewise
     for line in found_notes:
         print(f"note: {line}", file=sys.stderr)
     everything, submissions = submissions, shards.select(submissions, shard)
@@ -97,7 +100,7 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     if shard is not None:  # this slice's students only: the others are in other slices, not missing
         roster, overrides = gradebook.for_slice(roster, overrides, chosen, {r.submission for r in results})
     rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides, assignment_name=assignment_name,
-                  quiet=quiet)
+                  quiet=quiet, late_policy=policy)
     return 1 if any(row.status == "error" for row in rows) else 0
 
 
