@@ -172,8 +172,15 @@ def policy_to_use(given: str | None, due: str | None, out: Path) -> LatePolicy |
         if given is None:
             raise KitError("--due without a late policy changes nothing: add --late-policy, e.g. "
                            "--late-policy 'grace=2h,per-day=10%,max=50%'")
-    policy = parse_policy(given, due)
-    return policy
+    if due is None and given.strip().lower() != NONE and path.is_file():  # a new policy keeps the kept due date
+        try:
+            due = json.loads(path.read_text(encoding="utf-8")).get("due")
+        except (OSError, ValueError, AttributeError):
+            due = None
+        if due:
+            print(f"note: the late policy uses the due date kept in {path} ({due}); give --due to change it",
+                  file=sys.stderr)
+    return parse_policy(given, due)
 
 
 def keep(policy: LatePolicy | None, out: Path) -> None:

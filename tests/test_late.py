@@ -170,3 +170,10 @@ def test_a_gradescope_export_is_late_by_its_created_at_and_the_due_date(tmp_path
     assert [(row.student_id, row.late, row.score) for row in rows] == [("101", False, 22), ("102", True, 17.6)]
     assert "34.0 hours after the due date" in rows[1].total_adjustments[0].reason
     assert json.loads((out / late.KEPT_FILE).read_text())["due"] == "2026-03-01T23:59:00-05:00"
+
+
+def test_a_new_policy_keeps_the_kept_due_date(tmp_path, capsys):
+    late.keep(late.parse_policy("per-day=10%", "2026-03-01T23:59Z"), tmp_path)
+    policy = late.resolve("cap=50%", None, tmp_path)
+    assert policy.cap == 0.5 and policy.due == DUE and "uses the due date kept in" in capsys.readouterr().err
+    assert late.resolve("none", None, tmp_path) is None
