@@ -69,7 +69,7 @@ def finish(results: list[SubmissionResult], out: Path, *, notes: list[str], rost
         if Path(overrides.source) != out / KEPT_OVERRIDES:
             lost = _dropped_overrides(overrides, out)
             write_atomic(out / KEPT_OVERRIDES, overrides.text)  # so that a rerun or a merge applies them again
-        _tell_overrides(overrides, lost)
+        _tell_overrides(overrides, lost, out)
     if policy is not None:
         rows = [_apply_late(row, policy, lateness.get(row.submission)) for row in rows]
     if late_policy != late.KEPT:
@@ -100,12 +100,13 @@ def _points(row) -> str:
     return f"{row.points:+g}" if row.relative else f"{row.points:g}"
 
 
-def _tell_overrides(overrides: Overrides, lost: list[str]) -> None:
+def _tell_overrides(overrides: Overrides, lost: list[str], out: Path) -> None:
+    """One line on the console: how many overrides are in force, and which rows of the previous file a new one dropped."""
     line = f"overrides: {len(overrides.rows)} in force"
     if lost:
         line += (f"; {len(lost)} from the previous file dropped: {'; '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}"
-                 f" (the file given replaces the kept one: to add a row, copy {KEPT_OVERRIDES} from the output "
-                 f"folder, add it there and pass that file)")
+                 f" (a new file replaces the kept one whole: add them back to it if they should stay; to add one row "
+                 f"next time, edit {out / KEPT_OVERRIDES} and pass it)")
     print(line, file=sys.stderr)
 
 

@@ -220,7 +220,7 @@ def test_a_new_file_that_drops_earlier_overrides_says_so_on_the_console_and_in_t
     err = capsys.readouterr().err
     assert ("overrides: 1 in force; 2 from the previous file dropped: alice/hw.ipynb q1_load +1 (one); "
             "alice/hw.ipynb q2_model -1 (two)") in err
-    assert "copy overrides.csv from the output folder, add it there" in err
+    assert f"to add one row next time, edit {out / 'overrides.csv'} and pass it" in err
     summary = (out / "summary.html").read_text()
     assert "2 override(s) of the previous file were dropped" in summary
     assert summary.count("data-dropped-override") == 2 and "alice/hw.ipynb q2_model -1 (two)" in summary
