@@ -17,6 +17,7 @@ results.json to ``ROOT/results/results.json``.
 from __future__ import annotations
 
 import ast
+import html
 import importlib.metadata
 import json
 import os
@@ -97,7 +98,8 @@ def run(root: Path) -> int:
         return 1
     if len(candidates) > 1:
         others = ", ".join(s.name for s in candidates if s is not chosen)
-        payload["output"] += f"\nGraded {chosen.name}; also submitted, not graded: {others}."
+        said = f"Graded {chosen.name}; also submitted, not graded: {others}."  # names the student chose: escaped
+        payload["output"] += f"<p>{html.escape(said)}</p>" if payload.get("output_format") == "html" else f"\n{said}"
     _write(results_path, payload)
     return 0
 

@@ -302,3 +302,23 @@ def test_pictures_past_the_size_budget_are_left_out_with_a_note(monkeypatch):
     results = gradescope_results(perfect_result(), pictures=True)
     assert "<img" not in json.dumps(results) and gradescope_page.TOO_LARGE in results["output"]
     assert len(json.dumps(results).encode()) <= 20_000 and results["score"] == 22
+
+
+def test_the_other_uploaded_file_names_are_escaped_in_html_output(tmp_path, monkeypatch):
+    from autograder import grade, gradescope
+
+    def fake_main(*, paths, out, **options):
+        folder = submission_folder(out, paths[0].name)
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps({"score": 1, "output": "status: graded", "tests": []}))
+        return 0
+
+    monkeypatch.setattr(grade, "main", fake_main)
+    monkeypatch.setattr(gradescope, "_with_pictures", lambda folder, payload: {
+        **payload, "output_format": "html", "output": "<p>status: graded</p>"})
+    (tmp_path / "submission").mkdir()
+    for name in ("hw.ipynb", "<img src=x onerror=alert(1)>.zip"):
+        (tmp_path / "submission" / name).write_text("{}")
+    assert gradescope.run(tmp_path) == 0
+    output = json.loads((tmp_path / "results" / "results.json").read_text())["output"]
+    assert "<img" not in output and "&lt;img src=x onerror=alert(1)&gt;.zip" in output
