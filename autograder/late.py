@@ -106,11 +106,12 @@ def _share(value: str, key: str, text: str) -> float:
 
 def lateness(identity: Identity, due: dt.datetime | None) -> Lateness:
     """What the submission's layout says about its lateness (see the module's docstring)."""
-    if identity.layout == "canvas":
-        return Lateness(identity.late, None, "Canvas marked it late") if identity.late else Lateness(False)
     if identity.layout == "gradescope" and due is not None and (submitted := submitted_at(identity)) is not None:
         seconds = (submitted - due).total_seconds()
         return Lateness(seconds > 0, seconds, f"submitted on Gradescope at {submitted:%Y-%m-%d %H:%M} UTC")
+    if identity.late:  # the LMS's own mark (Canvas's LATE), without a time
+        return Lateness(True, None, f"{identity.layout.capitalize() if identity.layout == 'canvas' else 'Your LMS'} "
+                                    f"marked it late")
     return Lateness(False)
 
 
