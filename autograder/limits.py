@@ -94,4 +94,4 @@ def _available_memory() -> int:
 
 # Gradescope's results.json for one student, pictures included. Its specification states no size; the plots
 # (two PNGs of ~30-60 KB as base64) are dropped, with a note, past this, so a page always loads quickly.
-GRADESCOPE_RESULTS_BYTES = 1 * MiB
+GRADESCOPE_RESULTS_BYTES = 512 * 1024
