@@ -82,7 +82,7 @@ def finish(results: list[SubmissionResult], out: Path, *, notes: list[str], rost
     lms_notes = _lms_notes(rows, sis_only, roster)
     write_class_summary(rows, out, notes=notes, unmatched=list(chosen.unmatched), overrides_dropped=lost,
                         lms_notes=lms_notes, late_policy=policy.text if policy else "")
-    _tell_instructor(rows, chosen, refreshed, out, quiet, lms_notes)
+    _tell_instructor(rows, chosen, refreshed, out, quiet, lms_notes, policy.text if policy else "")
     return rows
 
 
@@ -224,7 +224,7 @@ def _lms_notes(rows, sis_only: set[str], roster: Roster | None) -> list[str]:
 
 
 def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, quiet: bool,
-                     lms_notes: list[str] = ()) -> None:
+                     lms_notes: list[str] = (), policy: str = "") -> None:
     """What the instructor should know about the class files, on the console (stderr for notes)."""
     for line in lms_notes:
         print(f"note: {line}", file=sys.stderr)
@@ -238,6 +238,9 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
     if quiet:
         return
     print(format_table(rows))
+    if late_rows := [row for row in rows if row.late]:
+        print(f"\nlate: {len(late_rows)} submission(s) came after the due date, marked (late); "
+              + (f"late policy applied: {policy}" if policy else "no --late-policy, so nothing was taken for it"))
     print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, "
           f"and feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
           + (f" ({len(refreshed)} rewritten for overrides or superseding)" if refreshed else ""))

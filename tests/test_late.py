@@ -107,7 +107,8 @@ def test_a_late_submission_is_marked_everywhere_even_without_a_policy(tmp_path, 
     assert {row.submission: row.late for row in rows} == {ON_TIME: False, LATE: True}
     grades = {row["submission"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert (grades[LATE]["late"], grades[LATE]["score"], grades[ON_TIME]["late"]) == ("yes", "22", "")
-    assert "graded (late)" in capsys.readouterr().out
+    console = capsys.readouterr().out
+    assert "graded (late)" in console and "late: 1 submission(s) came after the due date" in console
     page = (submission_folder(out, LATE) / "feedback.html").read_text()
     assert 'data-late="yes"' in page and "No points were taken for it" in page
     assert 'data-late="yes"' not in (submission_folder(out, ON_TIME) / "feedback.html").read_text()
