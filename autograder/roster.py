@@ -15,8 +15,8 @@ underscores, so a Canvas gradebook export works as it is:
 Canvas's ``Points Possible`` row (no id) is skipped, and so is its Test Student (the instructor's
 "student view", named ``Test Student`` or ``Student, Test``, with no SIS id): never a missing
 student, never a row of canvas.csv; ``Roster.left_out`` names it for the console. A submission
-belongs to the roster student whose ``student_id``, ``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its
-origin says: the Canvas user id in its file name, its Gradescope submitters' SIDs and emails, or
+belongs to the roster student whose ``student_id``, ``sis_user_id``, ``sis_login_id`` or ``email``
+equals (ignoring case) what its origin says: the Canvas user id in its file name, its Gradescope submitters' SIDs and emails, or
 the name of a folder in its path. Without a roster, only Canvas and Gradescope name students.
 """
 
