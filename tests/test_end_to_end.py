@@ -39,6 +39,9 @@ def test_every_submission_gets_feedback_html_and_the_batch_a_class_summary(grade
     out, _, rows = graded_batch
     for name, row in rows.items():
         page = (submission_folder(out, name) / "feedback.html").read_text()
+        if row["status"] == "superseded":  # not a grade: grades.csv leaves its score empty, its page says why
+            assert "was submitted later by the same student" in page, name
+            continue
         assert f'data-total="score">{row["score"]}<' in page, name
     summary = (out / "summary.html").read_text()
     assert all(f'data-submission="{html.escape(name)}"' in summary for name in rows)
