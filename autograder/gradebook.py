@@ -243,4 +243,4 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
               + (f"late policy applied: {policy}" if policy else "no --late-policy, so nothing was taken for it"))
     print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, "
           f"and feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
-          + (f" ({len(refreshed)} rewritten for overrides or superseding)" if refreshed else ""))
+          + (f" ({len(refreshed)} rewritten for overrides, the late policy or superseding)" if refreshed else ""))
