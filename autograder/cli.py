@@ -41,15 +41,23 @@ def cli():
               help="The class list (CSV with student_id and name; a Canvas gradebook export works): names each row's "
                    "student, grades each student's latest submission and lists those with none.")
 @click.option("--overrides", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Points changed by hand, each with a reason (CSV: student or submission, question or check, points, "
-                   "reason), applied after the rubric. Kept in --out and reused by later runs until another is given.")
+              help="Points changed by hand, each with a reason (CSV: student or submission, question or check (both empty "
+                   "for the total), points, reason), applied after the rubric. Kept in --out as overrides.csv and reused "
+                   "by later runs until another is given, which replaces it whole: to add a row, edit that copy.")
 @click.option("--assignment-name", default=None,
               help="The assignment's column in canvas.csv [default: Fashion-MNIST with Keras]; to update an existing "
                    "Canvas assignment, use its column name in Canvas's gradebook export, e.g. 'Fashion-MNIST with Keras (123456)'.")
 @click.option("--threshold", default=None, type=click.FloatRange(min=0, max=1),
               help="The test accuracy a model must reach, for this run [default: the calibrated one in "
                    "solutions/reference_metrics.json]. A change only rescores: no notebook runs again.")
-def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overrides, assignment_name, threshold):
+@click.option("--late-policy", default=None, metavar="POLICY",
+              help="How late submissions lose points, applied after the rubric and overrides: grace=2h,per-day=10%,max=50% "
+                   "and/or cap=80% (see README, Late submissions); 'none' drops it. Kept in --out and reused until another is given.")
+@click.option("--due", default=None, metavar="DATETIME",
+              help="The due date, e.g. 2026-03-01T23:59-05:00: how late a Gradescope export's submissions are (Canvas "
+                   "marks them LATE itself). Kept with the late policy.")
+def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overrides, assignment_name, threshold,
+          late_policy, due):
     """Grade notebooks (.ipynb), Otter export zips, or folders of them.
 
     Run it again after an interruption: finished submissions are kept, changed ones regraded.
@@ -59,7 +67,8 @@ def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overri
 
     sys.exit(grading.main(paths=paths, out=out, timeout=timeout, memory_bytes=int(memory * GiB), jobs=jobs,
                           warm_kernels=not cold_kernels, shard=Shard.parse(shard) if shard is not None else None,
-                          roster=roster, overrides=overrides, assignment_name=assignment_name, threshold=threshold))
+                          roster=roster, overrides=overrides, assignment_name=assignment_name, threshold=threshold,
+                          late_policy=late_policy, due=due))
 
 
 @cli.command()
@@ -70,14 +79,21 @@ def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overri
 @click.option("--overrides", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Points changed by hand, with a reason (CSV), applied after the rubric.")
 @click.option("--assignment-name", default=None, help="The assignment's column in canvas.csv.")
-def merge(dirs, out, roster, overrides, assignment_name):
+@click.option("--late-policy", default=None, metavar="POLICY",
+              help="How late submissions lose points, applied after the rubric and overrides: grace=2h,per-day=10%,max=50% "
+                   "and/or cap=80% (see README, Late submissions); 'none' drops it. Kept in --out and reused until another is given.")
+@click.option("--due", default=None, metavar="DATETIME",
+              help="The due date, e.g. 2026-03-01T23:59-05:00: how late a Gradescope export's submissions are (Canvas "
+                   "marks them LATE itself). Kept with the late policy.")
+def merge(dirs, out, roster, overrides, assignment_name, late_policy, due):
     """Join the --out folders of `grade --shard K/N` (every K of one N) into one grades.csv, summary and LMS files.
 
     Refused when the shards were graded with different code, rubric or threshold, or overlap. No notebook runs.
     """
     from . import merge as merging
 
-    sys.exit(merging.main(dirs=dirs, out=out, roster=roster, overrides=overrides, assignment_name=assignment_name))
+    sys.exit(merging.main(dirs=dirs, out=out, roster=roster, overrides=overrides, assignment_name=assignment_name,
+                          late_policy=late_policy, due=due))
 
 
 @cli.command()

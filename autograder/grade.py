@@ -34,7 +34,7 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
-from . import gradebook, ledger, shards
+from . import gradebook, late, ledger, shards
 from .exceptions import CalibrationMissing, ExportUnreadable, InvalidSubmission, KitError
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
@@ -64,13 +64,15 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
          inspection_timeout: float = Limits.inspection_timeout, jobs: int | None = None, quiet: bool = False,
          warm_kernels: bool = True, shard: Shard | None = None, roster: Path | None = None,
          overrides: Path | None = None, assignment_name: str | None = DEFAULT_ASSIGNMENT_NAME,
-         threshold: float | None = None) -> int:
+         threshold: float | None = None, late_policy: str | None = None, due: str | None = None) -> int:
     """Grade every submission under ``paths`` into ``out``; return the exit code (1 if any needs the instructor).
 
     With ``shard`` (K/N), only that slice of the submissions (``shards``) is graded; ``merge`` joins the slices.
     ``roster`` and ``overrides`` are CSV files (``roster``, ``overrides``); both are checked before anything
-    runs, and a student's superseded submissions are never run. ``threshold`` is the accuracy threshold of
-    this run (None: the calibrated one); a run with another threshold than the last rescores, running nothing.
+    runs, and a student's superseded submissions are never run. ``late_policy`` and ``due`` (``late``)
+    likewise; without them, the policy kept in ``out`` by an earlier run applies. ``threshold`` is the accuracy
+    threshold of this run (None: the calibrated one); a run with another threshold than the last rescores,
+    running nothing.
     """
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
@@ -86,6 +88,7 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     chosen = assign({s.name: s.identity for s in submissions}, roster)  # over every shard: the same choice in each
     if overrides is not None:  # a wrong line is an error now, not after an hour of grading
         gradebook.check_overrides(overrides, chosen, {s.name for s in submissions})
+    policy = late.resolve(late_policy, due, out)  # likewise
     for line in layouts:
         print(f"layout: {line}", file=sys.stderr)
     for line in found_notes:
@@ -107,7 +110,7 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     if shard is not None:  # this slice's students only: the others are in other slices, not missing
         roster, overrides = gradebook.for_slice(roster, overrides, chosen, {r.submission for r in results})
     rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides, assignment_name=assignment_name,
-                  quiet=quiet)
+                  quiet=quiet, late_policy=policy)
     return 1 if any(row.status == "error" for row in rows) else 0
 
 

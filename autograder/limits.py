@@ -110,3 +110,7 @@ def _available_memory() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return 1 << 62
+
+# Gradescope's results.json for one student, pictures included. Its specification states no size; the plots
+# (two PNGs of ~30-60 KB as base64) are dropped, with a note, past this, so a page always loads quickly.
+GRADESCOPE_RESULTS_BYTES = 512 * 1024

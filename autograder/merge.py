@@ -18,16 +18,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from . import gradebook, ledger, shards
+from . import gradebook, late, ledger, shards
 from .exceptions import KitError
 from .reports.report import submission_folder
 from .results import SubmissionResult
 
 
 def main(*, dirs, out: Path, roster: Path | None = None, overrides: Path | None = None,
-         assignment_name: str | None = None, quiet: bool = False) -> int:
+         assignment_name: str | None = None, quiet: bool = False, late_policy: str | None = None,
+         due: str | None = None) -> int:
     """Merge the graded folders ``dirs`` into ``out``; the exit code is 1 when any submission ended in ``error``."""
     out = Path(out)
+    policy = late.resolve(late_policy, due, out)
     manifests = [shards.read_manifest(Path(folder)) for folder in dirs]
     _refuse_unmergeable(manifests, out)
     entries = sorted(((m, item) for m in manifests for item in m.submissions), key=lambda pair: pair[1]["position"])
@@ -37,7 +39,7 @@ def main(*, dirs, out: Path, roster: Path | None = None, overrides: Path | None 
     notes = sorted({note for manifest in manifests for note in manifest.notes})
     options = {key: value for key, value in
                (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name)) if value is not None}
-    results = gradebook.finish(results, out, notes=notes, quiet=quiet, **options)
+    results = gradebook.finish(results, out, notes=notes, quiet=quiet, late_policy=policy, **options)
     shards.write_merged(out, manifests, [item for _, item in entries])
     if not quiet:
         print(f"merged {len(manifests)} shard(s), {len(entries)} submission(s), into {out}")

@@ -5,13 +5,17 @@ Columns (a header row; names ignore case, spaces and underscores):
 | column | what |
 |---|---|
 | ``student`` or ``submission`` | whose grade: a roster ``student_id`` (or, without a roster, the id Canvas or Gradescope gives), or a ``submission`` name as grades.csv writes it. Fill one per row. |
-| ``question`` or ``check`` | what: a question (``q5_evaluate``) or one check, by its description as the feedback shows it (``test accuracy reaches the threshold``). Fill one, or both when the check's question is given too. |
-| ``points`` | the new score of that question or check (``3``), or, written with a sign, a change to it (``+1``, ``-2``). The result is kept between 0 and the maximum. Half points are allowed. |
+| ``question`` or ``check`` | what: a question (``q5_evaluate``) or one check, by its description as the feedback shows it (``test accuracy reaches the threshold``). Fill one, or both when the check's question is given too. Leave both empty (or write ``total``) to override the whole score. |
+| ``points`` | the new score of that question, check or total (``3``), or, written with a sign, a change to it (``+1``, ``-2``). The result is kept between 0 and the maximum. Half points are allowed. |
 | ``reason`` | required; the student sees it in their feedback. |
 
 Overrides are applied after the rubric, every time grades are finished: the ledger keeps the
-rubric's own result, so a rerun or a rescore never applies one twice. An override that names a
+rubric's own result, so a rerun or a rescore never applies one twice. Checks' overrides come
+first, then questions', then the whole score's, each in file order. An override that names a
 student, submission, question or check that does not exist is an error before anything is graded.
+
+The file given replaces the one kept from an earlier run as a whole; ``dropped`` names the earlier
+rows that the new file no longer has, for the console and summary.html.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from .roster import csv_rows
 from .results import Adjustment, QuestionResult, SubmissionResult, _number
 from .rubric import QUESTIONS, RUBRIC, max_points
 
+TOTAL = ""  # Override.question for one that overrides the whole score
+TOTAL_WORDS = ("", "total")  # what the question column may say for it
 KEPT_FILE = "overrides.csv"  # the copy in the output folder, reused by a later run given no --overrides
 MAX_OVERRIDES_BYTES = 5 * 1024 * 1024
 NUMBER = re.compile(r"^([+-])?(\d+(?:\.\d+)?|\.\d+)$")
@@ -35,7 +41,7 @@ class Override:
     line: int  # in the file, for messages
     student: str  # "" when it names a submission
     submission: str  # "" when it names a student
-    question: str
+    question: str  # TOTAL ("") for the whole score
     check: str  # a check's description, "" for the whole question
     points: float
     relative: bool  # a signed change rather than a new score
@@ -44,6 +50,11 @@ class Override:
     @property
     def target(self) -> str:
         return f"student {self.student!r}" if self.student else f"submission {self.submission!r}"
+
+    @property
+    def what(self) -> str:
+        """Whose and what it changes, one line: how the console names a dropped override."""
+        return f"{self.student or self.submission} {self.check or self.question or 'total'}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,14 +110,18 @@ def _override(cells: dict[str, str], line: int, source: str) -> Override:
             raise KitError(f"{where} names no check {check!r}{f' in {question}' if question else ''}: copy the "
                            f"check's description from the feedback page or summary.html")
         question, check = matches[0].question, matches[0].description
+    elif question.lower() in TOTAL_WORDS:
+        question = TOTAL
     elif question not in QUESTIONS:
-        raise KitError(f"{where} names no question {question!r}: use one of {', '.join(QUESTIONS)}, or a check")
+        raise KitError(f"{where} names no question {question!r}: use one of {', '.join(QUESTIONS)}, a check, or "
+                       f"leave both empty (or write total) to override the whole score")
     if (number := NUMBER.match(cells.get("points", ""))) is None:
         raise KitError(f"{where} has points {cells.get('points', '')!r}: write a new score (3) or a change (+1, -2)")
     sign, value = number.group(1), float(number.group(2))
-    limit = next(c.points for c in RUBRIC if c.description == check) if check else max_points(question)
+    limit = (next(c.points for c in RUBRIC if c.description == check) if check else
+             max_points(question) if question else sum(map(max_points, QUESTIONS)))
     if not sign and value > limit:
-        raise KitError(f"{where} gives {value:g} points to {check or question}, which is worth {limit}")
+        raise KitError(f"{where} gives {value:g} points to {check or question or 'the total'}, which is worth {limit}")
     if not cells.get("reason"):
         raise KitError(f"{where} has no reason: give one, the student sees it in their feedback")
     return Override(line, student, submission, question, check, _number(-value if sign == "-" else value),
@@ -133,8 +148,37 @@ def check_targets(overrides: Overrides, *, submissions: set[str], students: set[
                            f"from the roster (or from grades.csv)")
 
 
+def dropped(earlier: Overrides | None, given: Overrides) -> list[Override]:
+    """The rows of ``earlier`` (the kept file) that ``given`` no longer has: same target, question, check and change."""
+    if earlier is None:
+        return []
+    kept = {_identity(row) for row in given.rows}
+    return [row for row in earlier.rows if _identity(row) not in kept]
+
+
+def _identity(row: Override) -> tuple:
+    return row.student, row.submission, row.question, row.check, row.points, row.relative, row.reason
+
+
 def apply(result: SubmissionResult, overrides: list[Override]) -> SubmissionResult:
-    """``result`` with ``overrides`` (all for it) applied in file order; a check's before its question's."""
+    """``result`` with ``overrides`` (all for it) applied in file order; a check's before its question's, the total's last."""
+    if not overrides:
+        return result
+    result = _apply_to_questions(result, [o for o in overrides if o.question != TOTAL])
+    for override in sorted((o for o in overrides if o.question == TOTAL), key=lambda o: o.line):
+        result = adjust_total(result, override.points if override.relative else override.points - result.score,
+                              override.reason)
+    return result
+
+
+def adjust_total(result: SubmissionResult, change: float, reason: str) -> SubmissionResult:
+    """``result`` with its whole score changed by ``change``, kept between 0 and its maximum; ``reason`` for the student."""
+    kept = _number(min(max(result.score + change, 0), result.max_score) - result.score)
+    return dataclasses.replace(result, total_adjustments=(*result.total_adjustments,
+                                                          Adjustment(TOTAL, "", kept, reason)))
+
+
+def _apply_to_questions(result: SubmissionResult, overrides: list[Override]) -> SubmissionResult:
     if not overrides:
         return result
     ordered = sorted(overrides, key=lambda o: (not o.check, o.line))

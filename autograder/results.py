@@ -22,7 +22,7 @@ STATUS_MEANINGS = {  # one line each, for README, the console and the class summ
 class Adjustment:
     """An instructor's override of a question's points (``autograder.overrides``), with its reason."""
 
-    question: str
+    question: str  # "" when it adjusts the whole score (an override of the total, a late penalty)
     check: str  # the check's description, or "" when it adjusts the question as a whole
     points: float  # the change it made to the question's score (after keeping it within 0 and the maximum)
     reason: str  # shown to the student
@@ -59,6 +59,8 @@ class SubmissionResult:
     final: bool = True  # False when the grader itself failed: not kept as the grade, retried by the next run
     student_id: str = ""  # set when grades are finished (roster or LMS identity); "" when unknown
     name: str = ""  # the student's name, likewise
+    late: bool = False  # its LMS says it came after the due date (set when grades are finished)
+    total_adjustments: tuple[Adjustment, ...] = ()  # of the whole score, after the questions' (overrides, late policy)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -66,11 +68,17 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
+        return _number(self.questions_score + sum(adjustment.points for adjustment in self.total_adjustments))
+
+    @property
+    def questions_score(self) -> float:
+        """The sum of the questions' scores, before any adjustment of the whole score."""
         return _number(sum(question.score for question in self.questions))
 
     @property
     def adjustments(self) -> tuple[Adjustment, ...]:
-        return tuple(adjustment for question in self.questions for adjustment in question.adjustments)
+        return (*(adjustment for question in self.questions for adjustment in question.adjustments),
+                *self.total_adjustments)
 
     @property
     def is_grade(self) -> bool:

@@ -12,7 +12,9 @@ underscores, so a Canvas gradebook export works as it is:
 | ``sis_login_id`` | no | ``SIS Login ID``, ``login`` |
 | ``section`` | no | ``Section`` |
 
-Canvas's ``Points Possible`` row (no id) is skipped. A submission belongs to the roster student
+Canvas's ``Points Possible`` row (no id) is skipped, and so is its Test Student (the instructor's
+"student view", named ``Test Student`` or ``Student, Test``, with no SIS id): never a missing
+student, never a row of canvas.csv; ``Roster.left_out`` names it for the console. A submission belongs to the roster student
 whose ``student_id``, ``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its
 origin says (``trusted.identity``, one layout per folder): the Canvas user id in its file name, its
 Gradescope submitters' SIDs and emails, or the name of the student's folder it is in. Without a
@@ -47,6 +49,7 @@ COLUMNS = {  # our name -> the header names accepted for it, normalised (see _no
 REQUIRED = ("student_id", "name")
 MATCHED_BY = ("student_id", "sis_user_id", "sis_login_id", "email")  # in this order of precedence
 MAX_ROSTER_BYTES = 50 * 1024 * 1024
+CANVAS_TEST_STUDENT = ("test student", "student, test")  # Canvas's student view, in its export's Student column
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Student:
 class Roster:
     students: tuple[Student, ...]
     source: str = "roster"  # the file it was read from, for messages
+    left_out: tuple[str, ...] = ()  # rows skipped as Canvas's Test Student, "name (id)", for the console
 
     def find(self, keys) -> Student | None:
         """The student any of ``keys`` names, trying student ids first, then SIS ids, logins and emails."""
@@ -92,7 +96,7 @@ def read_roster(path: Path) -> Roster:
     if not header:
         raise KitError(f"the roster {path} is empty: it needs a header row with at least student_id and name")
     columns = _columns(header, path)
-    students, seen = [], {}
+    students, seen, left_out = [], {}, []
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -105,8 +109,17 @@ def read_roster(path: Path) -> Roster:
             raise KitError(f"the roster {path} lists student id {values['student_id']!r} twice (lines "
                            f"{seen[values['student_id']]} and {line}): keep each student once")
         seen[values["student_id"]] = line
+        if _is_canvas_test_student(values):
+            left_out.append(f"{values['name']} ({values['student_id']})")
+            continue
         students.append(Student(**{**values, "name": values["name"] or values["student_id"]}))
-    return Roster(tuple(students), str(path))
+    return Roster(tuple(students), str(path), tuple(left_out))
+
+
+def _is_canvas_test_student(values: dict[str, str]) -> bool:
+    """Canvas's Test Student: its name, and no SIS id (a real student who happens to bear the name has one)."""
+    return (" ".join(values["name"].lower().split()) in CANVAS_TEST_STUDENT
+            and not values.get("sis_user_id") and not values.get("sis_login_id"))
 
 
 def csv_rows(text: str, what: str):

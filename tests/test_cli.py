@@ -28,7 +28,7 @@ def test_every_bad_input_gets_an_invalid_row_and_nothing_is_lost(tmp_path):
     completed = run_cli("grade", inputs, "--out", out)
     assert completed.returncode == 0, completed.stderr
     rows = list(csv.DictReader((out / "grades.csv").open()))
-    assert list(rows[0]) == ["submission", "student_id", "name", "status", "score", "max_score", "q1_load", "q2_model", "q3_compile",
+    assert list(rows[0]) == ["submission", "student_id", "name", "status", "late", "score", "max_score", "q1_load", "q2_model", "q3_compile",
                              "q4_fit", "q5_evaluate", "q6_predict", "message", "flags"]
     by_name = {row["submission"]: row for row in rows}
     assert set(by_name) == {"a/hw.ipynb", "b/hw.ipynb", "photo.zip"}

@@ -77,3 +77,65 @@ def test_grades_long_has_one_row_per_student_and_question():
     assert sum(int(line[4]) for line in ada) == 22 and all(line[6] == "graded" for line in ada)
     grace = [line for line in lines if line[0] == "103"]
     assert all(line[1] == "'=Hopper, Grace" and line[2] == "" and line[4] == "" and line[6] == "missing" for line in grace)
+
+
+# --- what Canvas could import wrongly --------------------------------------------------------------
+
+
+def test_gradescope_sids_without_a_roster_go_under_sis_user_id_never_canvas_id(tmp_path, capsys):
+    from autograder.trusted.load_submission import find_submissions
+
+    export = tmp_path / "export"
+    for folder in ("submission_1", "submission_2"):
+        (export / folder).mkdir(parents=True)
+        (export / folder / "hw.ipynb").write_text("{}")
+    (export / "submission_metadata.yml").write_text(
+        "submission_1:\n  :submitters:\n  - :name: Ada Lovelace\n    :sid: 'S-1'\n    :email: ada@uni.edu\n"
+        "submission_2:\n  :submitters:\n  - :name: Alan Turing\n    :email: alan@uni.edu\n")
+    out = tmp_path / "out"
+    submissions = find_submissions([export])
+    gradebook.record_identities(submissions, out)
+    results = [SubmissionResult.from_checks(s.name, "graded", "", run_checks(perfect_facts()), "d") for s in submissions]
+    gradebook.finish(results, out, notes=[])
+    _, _, *students = rows_of((out / "canvas.csv").read_text())
+    assert students == [["Ada Lovelace", "", "S-1", "", "", "22"]]  # no Canvas ID; Alan (e-mail only) left out
+    err = capsys.readouterr().err
+    assert "under 'SIS User ID' and no Canvas 'ID'" in err and "only by e-mail are left out" in err
+    summary = (out / "summary.html").read_text()
+    assert "<h2>LMS files</h2>" in summary and "a SID is not Canvas&#x27;s user id" in summary
+
+
+def test_a_canvas_download_without_a_roster_keeps_canvas_user_ids_in_id(tmp_path):
+    from autograder.trusted.load_submission import find_submissions
+
+    (tmp_path / "dl").mkdir()
+    (tmp_path / "dl" / "lovelaceada_4242_9001_hw.ipynb").write_text("{}")
+    out = tmp_path / "out"
+    submissions = find_submissions([tmp_path / "dl"])
+    gradebook.record_identities(submissions, out)
+    gradebook.finish([SubmissionResult.from_checks(submissions[0].name, "graded", "", run_checks(perfect_facts()), "d")],
+                     out, notes=[])
+    _, _, ada = rows_of((out / "canvas.csv").read_text())
+    assert ada[1:3] == ["4242", ""] and "LMS files" not in (out / "summary.html").read_text()
+
+
+def test_canvas_test_student_is_neither_missing_nor_imported(tmp_path, capsys):
+    from autograder.roster import read_roster
+
+    path = tmp_path / "gradebook.csv"
+    path.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Homework (77)\n    Points Possible,,,,,22\n"
+                    '"Lovelace, Ada",101,S-1,alovelace,A,\n"Student, Test",999,,,A,\n')
+    roster = read_roster(path)
+    assert [s.student_id for s in roster.students] == ["101"] and roster.left_out == ("Student, Test (999)",)
+    rows = gradebook.finish([], tmp_path / "out", notes=[], roster=roster)
+    assert [(row.student_id, row.status) for row in rows] == [("101", "missing")]
+    assert "999" not in (tmp_path / "out" / "canvas.csv").read_text()
+    assert "Student, Test (999) (Canvas's Test Student" in capsys.readouterr().err
+
+
+def test_a_real_student_named_test_student_with_a_sis_id_is_kept(tmp_path):
+    from autograder.roster import read_roster
+
+    path = tmp_path / "roster.csv"
+    path.write_text("Student,ID,SIS User ID\nTest Student,5,S-5\n")
+    assert [s.student_id for s in read_roster(path).students] == ["5"]

@@ -98,7 +98,7 @@ def test_an_override_is_shown_to_the_student_and_in_the_summary_and_kept_for_the
     results = json.loads((submission_folder(out, "alice/hw.ipynb") / "results.json").read_text())
     assert results["score"] == 22
     assert {"name": f"q5_evaluate: {THRESHOLD} (adjusted by your instructor)", "score": 1, "max_score": 0,
-            "output": "<b>threshold</b> too strict for this seed", "visibility": "visible"} in results["tests"]
+            "output": "<b>threshold</b> too strict for this seed", "visibility": "after_published"} in results["tests"]
     summary = (out / "summary.html").read_text()
     overrides_section = summary.split("<h2>Overrides</h2>")[1].split("<h2>")[0]
     assert 'data-override="alice/hw.ipynb"' in overrides_section and "too strict for this seed" in overrides_section
@@ -155,3 +155,74 @@ def test_the_ledger_keeps_the_rubric_result_and_a_rerun_reapplies_the_kept_overr
     assert "submitted by e-mail" in (submission_folder(out, "101/hw.ipynb") / "feedback.html").read_text()
     canvas = list(csv.reader((out / "canvas.csv").open()))
     assert canvas[2:] == [["Ada", "101", "", "", "", "3"], ["Alan", "102", "", "", "", ""]]
+
+
+# --- the whole score, hidden checks, and a new file replacing the kept one -------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "total", "Total"])
+def test_a_whole_score_override_sets_or_changes_the_total(question):
+    [new_total] = parse(f"101,,{question},,18,regraded by hand\n").rows
+    [change] = parse(f"101,,{question},,-2.5,late by a day\n").rows
+    assert new_total.question == change.question == "" and new_total.what == "101 total"
+    graded = result()  # 22/22
+    assert apply(graded, [new_total]).score == 18 and apply(graded, [change]).score == 19.5
+    both = apply(graded, [change, new_total])  # file order: -2.5 then a new total of 18
+    assert both.score == 18 and both.questions_score == 22 and [a.points for a in both.total_adjustments] == [-2.5, -1.5]
+    assert apply(graded, parse("101,,,,+5,bonus\n").rows).score == 22  # kept within 0 and the maximum
+
+
+def test_a_whole_score_override_over_the_maximum_is_an_error():
+    with pytest.raises(KitError, match="gives 23 points to the total, which is worth 22"):
+        parse("101,,,,23,too generous\n")
+
+
+def test_a_whole_score_override_reaches_every_file_with_its_reason(tmp_path):
+    out = tmp_path / "out"
+    given = tmp_path / "o.csv"
+    given.write_text(HEADER + ",alice/hw.ipynb,total,,15,copied from a classmate (see the honour code)\n")
+    [alice] = gradebook.finish([result()], out, notes=[], overrides=given)
+    assert alice.score == 15
+    grades = next(csv.DictReader((out / "grades.csv").open()))
+    assert grades["score"] == "15" and grades["q6_predict"] == "3"  # the questions keep the rubric's points
+    feedback = (submission_folder(out, "alice/hw.ipynb") / "feedback.html").read_text()
+    assert 'data-adjustment="total">-7 point(s): copied from a classmate' in feedback
+    results = json.loads((submission_folder(out, "alice/hw.ipynb") / "results.json").read_text())
+    assert {"name": "total (adjusted by your instructor)", "score": -7, "max_score": 0,
+            "output": "copied from a classmate (see the honour code)", "visibility": "visible"} in results["tests"]
+    assert results["score"] == sum(test["score"] for test in results["tests"]) == 15
+    assert "<td>total</td>" in (out / "summary.html").read_text().split("<h2>Overrides</h2>")[1]
+
+
+def test_an_override_of_a_hidden_check_or_its_question_is_shown_only_after_publishing(tmp_path):
+    out = tmp_path / "out"
+    given = tmp_path / "o.csv"
+    given.write_text(HEADER + ",alice/hw.ipynb,,argmax agrees with the grader's predictions,0,hidden check\n"
+                              ",alice/hw.ipynb,q5_evaluate,,+0,question with hidden checks\n"
+                              ",alice/hw.ipynb,,images are floating point,0,visible check\n")
+    gradebook.finish([result()], out, notes=[], overrides=given)
+    tests = json.loads((submission_folder(out, "alice/hw.ipynb") / "results.json").read_text())["tests"]
+    shown = {test["output"]: test["visibility"] for test in tests if "adjusted by your instructor" in test["name"]}
+    assert shown == {"hidden check": "after_published", "question with hidden checks": "after_published",
+                     "visible check": "visible"}
+
+
+def test_a_new_file_that_drops_earlier_overrides_says_so_on_the_console_and_in_the_summary(tmp_path, capsys):
+    out = tmp_path / "out"
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text(HEADER + ",alice/hw.ipynb,q1_load,,+1,one\n,alice/hw.ipynb,q2_model,,-1,two\n"
+                              ",bob/hw.ipynb,,,20,three\n")
+    second.write_text(HEADER + ",bob/hw.ipynb,,,20,three\n")
+    results = [result(), result("bob/hw.ipynb")]
+    gradebook.finish(results, out, notes=[], overrides=first)
+    assert "overrides: 3 in force\n" in capsys.readouterr().err
+    gradebook.finish(results, out, notes=[], overrides=second)
+    err = capsys.readouterr().err
+    assert ("overrides: 1 in force; 2 from the previous file dropped: alice/hw.ipynb q1_load +1 (one); "
+            "alice/hw.ipynb q2_model -1 (two)") in err
+    assert f"to add one row next time, edit {out / 'overrides.csv'} and pass it" in err
+    summary = (out / "summary.html").read_text()
+    assert "2 override(s) of the previous file were dropped" in summary
+    assert summary.count("data-dropped-override") == 2 and "alice/hw.ipynb q2_model -1 (two)" in summary
+    gradebook.finish(results, out, notes=[])  # the kept file again: nothing new is dropped
+    assert "dropped" not in capsys.readouterr().err and "were dropped" not in (out / "summary.html").read_text()

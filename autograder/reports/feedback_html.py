@@ -30,6 +30,7 @@ def feedback_html(result: SubmissionResult, reference: dict[str, list[float]] | 
     body = [_heading(result), _total(result)]
     if result.message:
         body.append(f'<div class="message">{escape(result.message)}</div>')
+    body.append(whole_score_notes(result))
     if not result.is_grade:  # superseded: its own results are not the grade, so none are shown
         return page(title, "\n".join(body))
     if not any(question.checks for question in result.questions):  # never run: no question has a score of its own
@@ -116,6 +117,20 @@ def _adjustment_item(name: str, adjustment, *, with_question: bool) -> str:
     where = f"{escape(name)}: " if with_question else ""
     on = f" on &ldquo;{escape(adjustment.check)}&rdquo;" if adjustment.check else ""
     return f'<li data-adjustment="{escape(name)}">{where}{_signed(adjustment.points)} point(s){on}: {escape(adjustment.reason)}</li>'
+
+
+def whole_score_notes(result: SubmissionResult) -> str:
+    """Lateness and the changes to the whole score (an override of the total, the late policy), with their reasons."""
+    parts = []
+    if result.late and result.is_grade:
+        parts.append('<p class="late" data-late="yes"><strong>Submitted late</strong>: after the due date.'
+                     + ("" if result.total_adjustments else " No points were taken for it.") + "</p>")
+    if result.total_adjustments:
+        items = "".join(f'<li data-adjustment="total">{_signed(a.points)} point(s): {escape(a.reason)}</li>'
+                        for a in result.total_adjustments)
+        parts.append(f'<p>Your total score, {result.questions_score:g} from the questions below, was adjusted:</p>'
+                     f'<ul class="adjustments">{items}</ul>')
+    return "".join(parts)
 
 
 def _signed(points: float) -> str:

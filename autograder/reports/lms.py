@@ -3,7 +3,9 @@
 ``canvas.csv`` is a Canvas gradebook import: the columns ``Student, ID, SIS User ID, SIS Login ID,
 Section`` and one assignment column, a ``Points Possible`` row second, then one row per student.
 Canvas matches a row by ``ID`` (its user id) or ``SIS User ID``, so a roster exported from the
-Canvas gradebook gives exact matches. Only rows with a student id are written; a student whose
+Canvas gradebook gives exact matches. Without a roster, a Gradescope export names students by their
+SID, which is not Canvas's ``ID``: those rows carry it under ``SIS User ID`` only (``sis_only``), and
+those with no SID are left out. Only rows with a student id are written; a student whose
 grade is not final (the grader failed) or who is missing gets an empty cell, which Canvas leaves
 alone.
 
@@ -26,10 +28,12 @@ POINTS_POSSIBLE = "Points Possible"
 LONG_COLUMNS = ("student_id", "name", "submission", "question", "score", "max_score", "status")
 
 
-def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: str = DEFAULT_ASSIGNMENT_NAME) -> str:
+def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: str = DEFAULT_ASSIGNMENT_NAME, *,
+               sis_only: set[str] = frozenset()) -> str:
     """``rows`` as finished (one per student and submission); ``students``: student_id -> ``roster.Student``.
 
-    Superseded rows are left out: the student's latest submission is their grade.
+    Superseded rows are left out: the student's latest submission is their grade. The ids in
+    ``sis_only`` are not Canvas user ids: their ``ID`` cell stays empty.
     """
     buffer = io.StringIO()
     writer = spreadsheet.writer(buffer)
@@ -39,8 +43,10 @@ def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: st
         if not row.student_id or row.status == "superseded":
             continue
         student = students.get(row.student_id)
+        if row.student_id in sis_only and not getattr(student, "sis_user_id", ""):
+            continue  # nothing Canvas could match it by
         writer.writerow([_cell(value) for value in (
-            row.name, row.student_id, getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
+            row.name, "" if row.student_id in sis_only else row.student_id, getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
             getattr(student, "section", ""), row.score if row.is_grade and row.final else "",
         )])
     return buffer.getvalue()

@@ -19,11 +19,11 @@ from .feedback_html import feedback_html, feedback_title
 from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 from ..reference import reference_curves
 from ..results import SubmissionResult
-from ..rubric import QUESTIONS
+from ..rubric import QUESTIONS, RUBRIC
 
 # The files of a submission's output folder (``submission_folder``); ``ledger.RECORD`` is the ledger's own.
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
-GRADES_COLUMNS = ("submission", "student_id", "name", "status", "score", "max_score", *QUESTIONS, "message", "flags")
+GRADES_COLUMNS = ("submission", "student_id", "name", "status", "late", "score", "max_score", *QUESTIONS, "message", "flags")
 READABLE_NAME_LENGTH = 80
 BEFORE_TITLE = 1024  # characters of feedback.html before its <title> (doctype, charset, viewport, CSP), with room
 
@@ -62,16 +62,21 @@ def grades_csv(results: list[SubmissionResult]) -> str:
         if not result.is_grade:  # a superseded submission or a missing student: listed, not scored
             scores = ("", result.max_score, *("" for _ in QUESTIONS))
         writer.writerow([_cell(value) for value in (
-            result.submission, result.student_id, result.name, result.status, *scores, result.message,
+            result.submission, result.student_id, result.name, result.status, "yes" if result.late else "", *scores,
+            result.message,
             "; ".join(result.flags),
         )])
     return buffer.getvalue()
 
 
-def gradescope_results(result: SubmissionResult) -> dict:
+def gradescope_results(result: SubmissionResult, *, pictures: bool = False) -> dict:
     """Gradescope's results.json: one visible test per question, and its hidden checks after publishing.
 
     Students read it, so it holds no ``flags``: those are for the instructor's review (summary.html, grades.csv).
+    An override touching a hidden check (or a question that has one) is shown only after publishing
+    too, like the check. With ``pictures`` (what Gradescope's students get), the output is HTML with
+    feedback.html's curves and confusion matrix (``gradescope_page``); the copy kept in each output
+    folder is text only, so that finishing grades never draws.
     """
     tests = []
     for question in result.questions:
@@ -86,20 +91,34 @@ def gradescope_results(result: SubmissionResult) -> dict:
                 "output": "\n".join(_check_line(check) for check in checks) or result.message,
                 "visibility": visibility,
             })
-        tests += [_adjustment_test(adjustment) for adjustment in question.adjustments]  # after the checks they adjust
-    return {
+        tests += [_adjustment_test(adjustment, True) for adjustment in question.adjustments]  # after their checks
+    tests += [_adjustment_test(adjustment, False) for adjustment in result.total_adjustments]
+    payload = {
         "score": result.score,
-        "output": f"status: {result.status}" + (f"\n{result.message}" if result.message else ""),
+        "output": f"status: {result.status}" + (" (submitted late)" if result.late else "")
+                  + (f"\n{result.message}" if result.message else ""),
         "visibility": "visible",
         "tests": tests,
     }
+    if pictures:
+        from .gradescope_page import with_pictures  # draws: only for the copy Gradescope shows
+
+        payload = with_pictures(payload, result)
+    return payload
 
 
-def _adjustment_test(adjustment) -> dict:
-    """An override as a test of its own: Gradescope adds its score, and shows the reason as its output."""
-    what = f"{adjustment.question}: {adjustment.check}" if adjustment.check else adjustment.question
+def _adjustment_test(adjustment, of_question: bool) -> dict:
+    """An override as a test of its own: Gradescope adds its score, and shows the reason as its output.
+
+    It is shown when the checks it adjusts are: after publishing for a hidden check, or for a
+    whole question that has one (its points would tell the hidden checks' outcome early).
+    """
+    what = (f"{adjustment.question}: {adjustment.check}" if adjustment.check else adjustment.question) or "total"
+    hidden = of_question and any(  # from the rubric: an ungraded question has no check results to ask
+        check.hidden for check in RUBRIC
+        if check.question == adjustment.question and adjustment.check in ("", check.description))
     return {"name": f"{what} (adjusted by your instructor)", "score": adjustment.points, "max_score": 0,
-            "output": adjustment.reason, "visibility": "visible"}
+            "output": adjustment.reason, "visibility": "after_published" if hidden else "visible"}
 
 
 def gradescope_failure(output: str) -> dict:
@@ -164,7 +183,7 @@ def _results_text(result: SubmissionResult) -> str:
 def format_table(results: list[SubmissionResult]) -> str:
     header = ["submission", "student", "status", "score", *QUESTIONS]
     rows = [
-        [r.submission or "-", r.name or r.student_id or "-", r.status,
+        [r.submission or "-", r.name or r.student_id or "-", r.status + (" (late)" if r.late else ""),
          f"{r.score}/{r.max_score}" if r.is_grade else "-", *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
         for r in results
     ]

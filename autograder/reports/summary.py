@@ -37,17 +37,20 @@ FLAGS_EXPLAINED = (
 
 
 def write_class_summary(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (),
-                        unmatched: list[str] = (), attention: dict[str, str] | None = None) -> Path:
+                        unmatched: list[str] = (), **extras) -> Path:
     path = Path(out_dir) / SUMMARY_FILE
-    write_atomic(path, summary_html(results, Path(out_dir), notes=notes, unmatched=unmatched, attention=attention))
+    write_atomic(path, summary_html(results, Path(out_dir), notes=notes, unmatched=unmatched, **extras))
     return path
 
 
 def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[str] = (), unmatched: list[str] = (),
-                 attention: dict[str, str] | None = None) -> str:
+                 attention: dict[str, str] | None = None, overrides_dropped: list[str] = (),
+                 lms_notes: list[str] = (), late_policy: str = "") -> str:
     """The page; ``notes`` say what this machine did not enforce (the console says them too, once);
     ``unmatched`` are the submissions that match nobody on the roster; ``attention``, those assigned to
-    nobody because their ids disagree, with why."""
+    nobody because their ids disagree, with why; ``overrides_dropped`` the rows of the earlier overrides
+    file the new one no longer has; ``lms_notes`` what canvas.csv could match wrongly; ``late_policy``
+    the policy applied, if any."""
     everything, graded = results, [result for result in results if result.is_grade]
     body = ["<h1>Class summary</h1>", _headline(results), _threshold(results), _legend()]
     if notes:
@@ -55,7 +58,9 @@ def summary_html(results: list[SubmissionResult], out_dir: Path, *, notes: list[
         body += ["<h2>Limits this machine did not enforce</h2>", f'<ul class="notes">{items}</ul>']
     if unmatched or any(result.status == "missing" for result in results):
         body += ["<h2>Roster</h2>", _roster(results, unmatched)]
-    body += ["<h2>Overrides</h2>", _overrides(results)]
+    body += ["<h2>Overrides</h2>", _dropped_overrides(overrides_dropped), _overrides(results)]
+    body.append(_late_section(results, late_policy))
+    body.append(_lms_notes(lms_notes))
     results = graded  # from here on, only rows that hold a grade: statistics leave out superseded and missing
     body += ["<h2>Needs your attention</h2>", _attention(results, attention or {})]
     body += ["<h2>Flagged for review</h2>", f'<div id="flagged">{_flagged(results)}</div>']  # the table's flag links
@@ -111,7 +116,7 @@ def _roster(results, unmatched) -> str:
 def _overrides(results) -> str:
     rows = "".join(
         f'<tr data-override="{escape(r.submission)}"><td>{escape(r.submission)}</td><td>{escape(r.name or r.student_id)}</td>'
-        f"<td>{escape(a.question)}</td><td>{escape(a.check)}</td>"
+        f"<td>{escape(a.question or 'total')}</td><td>{escape(a.check)}</td>"
         f'<td class="number">{"+" if a.points >= 0 else ""}{a.points:g}</td><td>{escape(a.reason)}</td></tr>'
         for r in results if r.status != "superseded" for a in r.adjustments
     )
@@ -119,6 +124,40 @@ def _overrides(results) -> str:
         return note("None: every score is the rubric's own.")
     return scrolling('<table class="overrides"><tr><th>submission</th><th>student</th><th>question</th><th>check</th>'
                      f'<th class="number">change</th><th>reason</th></tr>{rows}</table>', "Overrides")
+
+
+def _dropped_overrides(lines: list[str]) -> str:
+    """The earlier overrides file's rows that the one given this time no longer has (it replaced them)."""
+    if not lines:
+        return ""
+    items = "".join(f'<li data-dropped-override="">{escape(line)}</li>' for line in lines)
+    return (f'<p class="dropped-overrides">{len(lines)} override(s) of the previous file were dropped: the file given '
+            f"replaces the one kept in this folder. To keep them, add them back to the file and grade again.</p>"
+            f"<ul>{items}</ul>")
+
+
+def late_marker(result: SubmissionResult) -> str:
+    """A small marker beside a late submission's status (text, not only colour)."""
+    return ' <span class="late" data-late="yes">(late)</span>' if result.late else ""
+
+
+def _late_section(results, policy: str) -> str:
+    """The late submissions and the policy applied to them, if any were late."""
+    late_rows = [r for r in results if r.late]
+    if not late_rows:
+        return ""
+    items = "".join(f'<li data-late-row="{escape(r.submission)}">{escape(r.name or r.submission)}</li>' for r in late_rows)
+    said = (f"Late policy applied: <code>{escape(policy)}</code>; the points taken are listed under Overrides."
+            if policy else "No late policy was given (--late-policy): their scores are the rubric's.")
+    return f"<h2>Late</h2><p>{len(late_rows)} submission(s) came after the due date. {said}</p><ul>{items}</ul>"
+
+
+def _lms_notes(lines: list[str]) -> str:
+    """What canvas.csv holds that Canvas could match wrongly, or leaves out, and why."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in lines)
+    return f'<h2>LMS files</h2><ul class="lms-notes">{items}</ul>'
 
 
 def _attention(results, unassigned: dict[str, str]) -> str:
@@ -241,7 +280,7 @@ def _table(results, out_dir: Path) -> str:
         )
         rows.append(
             f'<tr data-submission="{escape(result.submission)}">{_student_cell(result, out_dir)}'
-            f'<td class="status" data-column="status">{escape(result.status)}</td>'
+            f'<td class="status" data-column="status">{escape(result.status)}{late_marker(result)}</td>'
             f'<td class="number" data-column="score">{shown(result.score)}</td>'
             f'<td class="number" data-column="max_score">{result.max_score}</td>{cells}'
             f'<td class="text" data-column="message">{escape(result.message)}</td>'
