@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from .exceptions import GenerationFailed, StaleGeneratedFiles
-from .paths import MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, RUBRIC_PACKAGE, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
+from .paths import EXPECTED_FACTS, MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, RUBRIC_PACKAGE, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
 from .rubric.public import PUBLIC_VARIABLES
 from .rubric.student import setup_cell_source
 
@@ -57,6 +57,7 @@ def _run_otter_assign(scratch: Path) -> dict[Path, bytes]:
     stage.mkdir()
     shutil.copyfile(MASTER_NOTEBOOK, stage / NOTEBOOK_NAME)
     shutil.copytree(RUBRIC_PACKAGE, stage / "rubric", ignore=IGNORED)
+    shutil.copyfile(EXPECTED_FACTS, stage / "rubric" / EXPECTED_FACTS.name)  # the checks grade against it
     completed = subprocess.run(
         [sys.executable, "-m", "otter", "assign", NOTEBOOK_NAME, str(build), "--no-run-tests"],
         cwd=stage, capture_output=True, text=True,
@@ -70,7 +71,7 @@ def _run_otter_assign(scratch: Path) -> dict[Path, bytes]:
         STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME: _normalised(build / "student" / NOTEBOOK_NAME, master_ids),
         SOLUTION_NOTEBOOK: _normalised(build / "autograder" / NOTEBOOK_NAME, master_ids),
     }
-    for path in sorted((build / "student" / "rubric").rglob("*.py")):
+    for path in sorted([*(build / "student" / "rubric").rglob("*.py"), build / "student" / "rubric" / EXPECTED_FACTS.name]):
         generated[STUDENT_TEMPLATE_DIR / "rubric" / path.relative_to(build / "student" / "rubric")] = path.read_bytes()
     return generated
 

@@ -10,5 +10,6 @@ STUDENT_TEMPLATE_DIR = ROOT / "student_template"
 SOLUTIONS_DIR = ROOT / "solutions"
 SOLUTION_NOTEBOOK = SOLUTIONS_DIR / NOTEBOOK_NAME
 REFERENCE_METRICS = SOLUTIONS_DIR / "reference_metrics.json"
+EXPECTED_FACTS = SOLUTIONS_DIR / "expected_facts.json"  # read by rubric/expected.py, which finds it itself
 RUBRIC_PACKAGE = Path(__file__).resolve().parent / "rubric"
 EXAMPLES_DIR = ROOT / "examples"

@@ -207,7 +207,9 @@ def test_history_that_claims_more_steps_than_the_model_took_earns_no_history_poi
         "model trained exactly 10 x 1,500 steps",
     }
     assert "records 15,000 training steps but model took only 0" in messages["10 epochs"]
-    assert "took no training steps" in messages["model trained exactly 10 x 1,500 steps"]
+    untrained = messages["model trained exactly 10 x 1,500 steps"]
+    assert "has not been trained (0 training steps)" in untrained and "model.fit(epochs=10" in untrained
+    assert "re-running" not in untrained  # issue 19.6: nothing to re-run before any training
     assert failed(with_model(perfect_facts(), optimizer_iterations=16_500)).keys() == {"model trained exactly 10 x 1,500 steps"}
 
 
