@@ -16,13 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
+from . import expectations
 from .trusted import dataset
 from .exceptions import KitError
 from .grade import collect_facts, score_facts
 from .trusted.inspector import Inspector
 from .limits import Limits, plan_workers
 from .trusted.load_submission import find_submissions
-from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
+from .paths import EXPECTED_FACTS, REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
 from .reports.report import write_atomic
 from .execution.warm_kernels import kernel_zygote
 
@@ -43,9 +44,10 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
     if failed:
         raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
+    expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], SOLUTION_NOTEBOOK)
     accuracies = [run.facts.grader.test_accuracy for run in runs]
     threshold = math.floor((min(accuracies) - margin) * 1000) / 1000
-    scores = [score_facts(reference, run, threshold) for run in runs]
+    scores = [score_facts(reference, run, threshold, expected=expected) for run in runs]
     record = {
         "notebook": str(SOLUTION_NOTEBOOK.relative_to(ROOT)),
         "runs": [
@@ -66,8 +68,12 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
         "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy")},
     }
     write_atomic(REFERENCE_METRICS, json.dumps(record, indent=2) + "\n")
+    write_atomic(EXPECTED_FACTS, expected.to_json())
     print(json.dumps(record, indent=2))
-    not_full = [run["seed"] for run in record["runs"] if run["score"] != run["max_score"]]
-    if not_full:
-        raise KitError(f"the reference solution lost points at seeds {not_full}: see {REFERENCE_METRICS}")
+    print(f"expected facts ({EXPECTED_FACTS.relative_to(ROOT)}):\n{expectations.summary(expected)}\nthreshold: {threshold}")
+    lost = [(seed, check.description) for seed, result in enumerate(scores)
+            for question in result.questions for check in question.checks if not check.passed and check.points]
+    if lost:
+        raise KitError("the reference solution lost points: " + "; ".join(
+            f"seed {seed}: {description}" for seed, description in lost) + f" (see {REFERENCE_METRICS})")
     return record
