@@ -275,7 +275,7 @@ def test_unscaled_pixels_cost_q1_scaling_points_only_when_the_model_is_evaluated
     """The grader evaluated the model on x_test as the student prepared it (raw pixels): only q1 is charged."""
     raw = dict(dtype="uint8", dtype_kind="u", maximum=255.0)
     facts = replace(perfect_facts(), x_train=replace(perfect_facts().x_train, **raw), x_test=replace(perfect_facts().x_test, **raw))
-    facts = with_grader(facts, x_train_scaling=(1.0, 0.0), x_test_scaling=(1.0, 0.0), evaluated_on="x_test as the notebook prepared it (pixels x 1)")
+    facts = with_grader(facts, x_train_scaling=(1.0, 0.0), x_test_scaling=(1.0, 0.0), evaluated_on="x_test as the notebook prepared it (the unscaled pixels, 0 to 255)")
     assert set(failed(facts)) == {"images are floating point", "pixels are scaled to [0, 1]"}
     assert sum(r.score for r in run_checks(facts)) == 20
 
@@ -287,8 +287,8 @@ def test_scaling_inside_the_model_is_not_charged_again_in_q2(scaling_layer):
 
 
 def test_hidden_check_messages_say_which_test_images_the_grader_used():
-    facts = with_grader(perfect_facts(), argmax_agreement=0.5, evaluated_on="x_test as the notebook prepared it (pixels x 1)")
-    assert "pixels x 1" in failed(facts)["argmax agrees with the grader's predictions"]
+    facts = with_grader(perfect_facts(), argmax_agreement=0.5, evaluated_on="x_test as the notebook prepared it (the unscaled pixels, 0 to 255)")
+    assert "the unscaled pixels, 0 to 255" in failed(facts)["argmax agrees with the grader's predictions"]
 
 
 def test_readmes_rubric_table_is_the_rubric():
@@ -299,3 +299,70 @@ def test_readmes_rubric_table_is_the_rubric():
     rows = [line.split(" | ") for line in readme.splitlines() if line.startswith("| `q") and line.count(" | ") == 3]
     table = [(question.strip("| `"), check, int(points), runs.rstrip(" |") == "at grading only") for question, check, points, runs in rows]
     assert table == [(c.question, c.description, c.points, c.hidden) for c in RUBRIC]
+
+
+# --- issue 19.6 and issue 18: one mistake, one point; the expected values come from the record -----------------
+
+
+def test_one_wrong_layer_size_is_charged_once_the_parameter_count_is_feedback_only():
+    facts = with_model(perfect_facts(), layers=(LayerFacts("Flatten"), LayerFacts("Dense", 64, "relu"),
+                                                LayerFacts("Dense", 10, "softmax")), param_count=50_890)
+    results = {r.description: r for r in run_checks(facts)}
+    assert "a hidden layer of 128 units, then one output unit per clothing class" in results["Dense layers have 128 and 10 units"].message
+    count = results["101,770 parameters"]
+    assert not count.passed and count.excused and count.score == 1 and "50,890" in count.message  # said, not charged
+    assert "feedback only" in count.message
+    assert sum(r.score for r in results.values()) == 21
+    assert max_points("q2_model") == 5
+    # Right sizes but a wrong count (no biases, say) is still charged.
+    assert failed(with_model(perfect_facts(), param_count=100_000)).keys() == {"101,770 parameters"}
+
+
+def test_messages_are_phrased_from_the_expected_record():
+    from facts_factory import cnn_expected
+
+    expected = cnn_expected()
+    messages = {r.description: r.message for r in run_checks(perfect_facts(), expected=expected) if not r.passed}
+    assert messages["layers are Conv2D, MaxPooling2D, Flatten, Dense"].startswith(
+        "model has layers ['Flatten', 'Dense', 'Dense'] but expected ['Conv2D', 'MaxPooling2D', 'Flatten', 'Dense']")
+    assert "filters [] but expected [8]" in messages["Conv2D layers have filters 8, kernel size 3x3; Dense layers have 10 units"]
+    assert "(None, 28, 28, 1)" in messages["input shape is (None, 28, 28, 1)"]
+    assert "80 in the Conv2D layer" in messages["13,610 parameters"] and "1352x10 weights" in messages["13,610 parameters"]
+    assert "keras.optimizers.RMSprop(learning_rate=0.002)" in messages["optimizer is RMSprop with learning rate 0.002"]
+    assert "expected 3: pass epochs=3" in messages["3 epochs"]
+    assert ("54,000 training images after validation_split=0.1, in batches of 64"
+            in messages["844 steps per epoch (batch size 64, validation split 0.1)"])
+    assert "(60000, 28, 28, 1)" in messages["x_train and x_test have the full data set's shapes"]
+    expectations = [message.split(" but expected ", 1)[1] for message in messages.values()]  # the observed side is the lesson's
+    assert not any("128" in text or "101,770" in text or "1,500" in text or "epochs=10" in text for text in expectations)
+
+
+def test_a_second_assignments_perfect_facts_earn_full_marks_and_the_learning_rate_is_graded():
+    from facts_factory import cnn_expected, cnn_facts
+
+    expected = cnn_expected()
+    assert [r.message for r in run_checks(cnn_facts(), expected=expected) if not r.passed] == []
+    assert sum(r.score for r in run_checks(cnn_facts(), expected=expected)) == 22
+    wrong_rate = with_model(cnn_facts(), learning_rate=0.001)
+    [message] = [r.message for r in run_checks(wrong_rate, expected=expected) if not r.passed]
+    assert message.startswith("optimizer's learning rate is 0.001 but expected 0.002")
+    # Keras' defaults the reference left alone (strides, padding, pool size) are not graded.
+    loose = with_model(cnn_facts(), layers=tuple(replace(layer, padding=None, strides=None, pool_size=None)
+                                                 for layer in cnn_facts().model.layers))
+    assert all(r.passed for r in run_checks(loose, expected=expected))
+    bigger = with_model(cnn_facts(), layers=(replace(cnn_facts().model.layers[0], kernel_size=(5, 5)),) + cnn_facts().model.layers[1:])
+    assert "kernel_size [(5, 5)] but expected [(3, 3)]" in failed_with(bigger, expected)["Conv2D layers have filters 8, kernel size 3x3; Dense layers have 10 units"]
+
+
+def failed_with(facts, expected) -> dict[str, str]:
+    return {r.description: r.message for r in run_checks(facts, expected=expected) if not r.passed}
+
+
+def test_the_lessons_record_is_the_one_the_rubric_reads():
+    from autograder.paths import EXPECTED_FACTS
+    from autograder.rubric import expected
+
+    record = expected.load([EXPECTED_FACTS])
+    assert record == checks.default_expected()
+    assert (record.model.param_count, record.fit.epochs, record.fit.steps_per_epoch) == (101_770, 10, 1_500)
+    assert expected.from_json(record.to_json()) == record

@@ -43,6 +43,7 @@ class CheckResult:
     points: int
     hidden: bool
     message: str | None  # None when the check passed
+    excused: bool = False  # failed, but another check already charged the same mistake: feedback only
 
     @property
     def passed(self) -> bool:
@@ -50,7 +51,7 @@ class CheckResult:
 
     @property
     def score(self) -> int:
-        return self.points if self.passed else 0
+        return self.points if self.passed or self.excused else 0
 
 
 # --- helpers that phrase the common failures -----------------------------------------------
@@ -385,22 +386,37 @@ def input_shape(facts: SubmissionFacts, expected: Expected) -> str | None:
     return None
 
 
+def _next_shape(shape, layer):
+    """The output shape (without the batch) of ``layer`` on ``shape``, where the rubric can tell; else None."""
+    if shape is None:
+        return None
+    if layer.type == "Flatten":
+        return (math.prod(shape),)
+    if layer.type == "Dense" and layer.units:
+        return (*shape[:-1], layer.units)
+    if layer.type == "Reshape":
+        return layer.target_shape
+    if layer.type in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and len(shape) == 3:
+        window = layer.kernel_size if layer.type == "Conv2D" else (layer.pool_size or (2, 2))
+        strides = layer.strides or ((1, 1) if layer.type == "Conv2D" else window)
+        size = [(n + s - 1) // s if layer.padding == "same" else (n - k) // s + 1
+                for n, k, s in zip(shape[:2], window, strides)]
+        return (*size, layer.filters if layer.type == "Conv2D" else shape[2])
+    if layer.type in ("Dropout", "BatchNormalization", "Rescaling"):
+        return shape
+    return None
+
+
 def _parameters_explained(expected: Expected) -> str:
     """784x128 weights + 128 biases + ...: each layer's share, in the lesson's words where it is a Dense layer."""
-    features = math.prod(n for n in expected.model.input_shape[1:] if n) if expected.model.input_shape else None
-    flat = expected.model.input_shape is not None and len(expected.model.input_shape) == 2
+    shape = tuple(expected.model.input_shape[1:]) if expected.model.input_shape else None
     parts = []
     for layer in expected.model.layers:
-        if layer.type == "Flatten":
-            flat = True
-        elif layer.type == "Dense" and flat and features and layer.units:
-            parts.append(f"{features}x{layer.units} weights + {layer.units} biases")
-            features = layer.units
-            continue
-        elif layer.units:
-            features = layer.units
-        if layer.param_count:
+        if layer.type == "Dense" and shape is not None and len(shape) == 1 and layer.units:
+            parts.append(f"{shape[0]}x{layer.units} weights + {layer.units} biases")
+        elif layer.param_count:
             parts.append(f"{layer.param_count:,} in the {layer.type} layer")
+        shape = _next_shape(shape, layer)
     return " + ".join(parts)
 
 
@@ -789,10 +805,14 @@ def run_checks(facts: SubmissionFacts, *, questions=QUESTIONS, include_hidden: b
     rubric = rubric_for(expected)
     expected = expected or default_expected()
     messages = {check.function: check.function(facts, expected) for check in rubric}
-    return [
-        CheckResult(check.question, check.description,
-                    0 if any(messages.get(other) for other in check.excused_by) else check.points,
-                    check.hidden, messages[check.function])
-        for check in rubric
-        if check.question in questions and (include_hidden or not check.hidden)
-    ]
+    results = []
+    for check in rubric:
+        if check.question not in questions or (check.hidden and not include_hidden):
+            continue
+        message = messages[check.function]
+        charged = [other.description for other in rubric if other.function in check.excused_by and messages[other.function]]
+        if message and charged:
+            message += f" (feedback only: the check \"{charged[0]}\" already charged this mistake)"
+        results.append(CheckResult(check.question, check.description, check.points, check.hidden, message,
+                                   excused=bool(message and charged)))
+    return results
