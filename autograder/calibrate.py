@@ -23,17 +23,17 @@ from .grade import collect_facts, score_facts
 from .trusted.inspector import Inspector
 from .limits import Limits, plan_workers
 from .trusted.load_submission import find_submissions
-from .paths import EXPECTED_FACTS, REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
+from .paths import LESSON, Layout
 from .reports.report import write_atomic
 from .execution.warm_kernels import kernel_zygote
 
 RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
 
 
-def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> dict:
+def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layout: Layout = LESSON) -> dict:
     dataset.provision()
     jobs, threads = plan_workers(jobs, seeds)
-    [reference] = find_submissions([SOLUTION_NOTEBOOK])
+    [reference] = find_submissions([layout.solution])
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, Inspector(threads) as inspector, \
             kernel_zygote(threads) as zygote, ThreadPoolExecutor(jobs) as pool:
         runs = list(pool.map(
@@ -44,12 +44,12 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
     if failed:
         raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
-    expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], SOLUTION_NOTEBOOK)
+    expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], layout.solution)
     accuracies = [run.facts.grader.test_accuracy for run in runs]
     threshold = math.floor((min(accuracies) - margin) * 1000) / 1000
     scores = [score_facts(reference, run, threshold, expected=expected) for run in runs]
     record = {
-        "notebook": str(SOLUTION_NOTEBOOK.relative_to(ROOT)),
+        "notebook": str(layout.solution.relative_to(layout.root)),
         "runs": [
             {"seed": seed, "test_accuracy": round(accuracy, 4), "score": result.score, "max_score": result.max_score}
             for seed, (accuracy, result) in enumerate(zip(accuracies, scores))
@@ -67,13 +67,14 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
         "threads_per_training": threads,
         "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy")},
     }
-    write_atomic(REFERENCE_METRICS, json.dumps(record, indent=2) + "\n")
-    write_atomic(EXPECTED_FACTS, expected.to_json())
+    write_atomic(layout.reference_metrics, json.dumps(record, indent=2) + "\n")
+    write_atomic(layout.expected_facts, expected.to_json())
     print(json.dumps(record, indent=2))
-    print(f"expected facts ({EXPECTED_FACTS.relative_to(ROOT)}):\n{expectations.summary(expected)}\nthreshold: {threshold}")
+    print(f"expected facts ({layout.expected_facts.relative_to(layout.root)}):\n{expectations.summary(expected)}\n"
+          f"threshold: {threshold}")
     lost = [(seed, check.description) for seed, result in enumerate(scores)
             for question in result.questions for check in question.checks if not check.passed and check.points]
     if lost:
         raise KitError("the reference solution lost points: " + "; ".join(
-            f"seed {seed}: {description}" for seed, description in lost) + f" (see {REFERENCE_METRICS})")
+            f"seed {seed}: {description}" for seed, description in lost) + f" (see {layout.reference_metrics})")
     return record

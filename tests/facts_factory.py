@@ -59,7 +59,7 @@ def cnn_expected():
     from autograder.rubric.expected import (Expected, ExpectedArray, ExpectedCompile, ExpectedData, ExpectedFit,
                                             ExpectedLayer, ExpectedModel)
 
-    images = dict(dtype_kind="f", scaling=(1 / 255, 0.0), minimum=0.0, maximum=1.0)
+    images = dict(dtype_kind="f", scaling=(float(f"{1 / 255:.12g}"), 0.0), minimum=0.0, maximum=1.0)  # as the record keeps it
     return Expected(
         data=ExpectedData(ExpectedArray((60000, 28, 28, 1), **images), ExpectedArray((60000,)),
                           ExpectedArray((10000, 28, 28, 1), **images), ExpectedArray((10000,))),
