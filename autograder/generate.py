@@ -26,6 +26,7 @@ import nbformat
 from .exceptions import GenerationFailed, StaleGeneratedFiles
 from .paths import LESSON, NOTEBOOK_NAME, RUBRIC_PACKAGE, Layout
 from .rubric.expected import FILE_NAME as EXPECTED_FACTS_NAME
+from .rubric.checks import QUESTIONS, max_points
 from .rubric.public import PUBLIC_VARIABLES
 from .rubric.student import package_files, setup_cell_source
 
@@ -69,6 +70,7 @@ def _run_otter_assign(scratch: Path, layout: Layout) -> dict[Path, bytes]:
         raise GenerationFailed(f"otter assign failed on {layout.master}: {completed.stderr.strip()[-1500:]}")
     master = nbformat.read(layout.master, as_version=4)
     _check_public_tests(master)
+    _check_points(master)
     master_ids = {cell.get("id") for cell in master.cells}
     files = package_files(stage / "rubric")
     generated = {
@@ -111,6 +113,21 @@ def _check_public_tests(master) -> None:
             f"the master's test cells pass {found} but rubric/public.py's PUBLIC_VARIABLES says {PUBLIC_VARIABLES}: "
             f"make them agree (the hand-out writes its Otter tests from PUBLIC_VARIABLES)"
         )
+
+
+def _check_points(master) -> None:
+    """Each question's ``points:`` in the master is what the rubric's checks of that question add up to."""
+    import yaml
+
+    declared = {}
+    for cell in master.cells:
+        if cell.cell_type == "raw" and cell.source.lstrip().startswith("# BEGIN QUESTION"):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
+            declared[config.get("name")] = config.get("points")
+    rubric = {question: max_points(question) for question in QUESTIONS}
+    if declared != rubric:
+        raise GenerationFailed(f"the master's questions declare points {declared} but the rubric's checks add up to "
+                               f"{rubric}: make each question's `points:` the sum of its checks (README: What is graded)")
 
 
 def _stale_files(generated: dict[Path, bytes], layout: Layout) -> list[str]:
