@@ -29,6 +29,7 @@ def test_points_per_question_match_the_master_notebook():
 def test_empty_facts_fail_every_check_with_not_defined_messages():
     results = run_checks(SubmissionFacts())
     assert all(not r.passed for r in results)
+    assert sum(r.score for r in results) == 0  # nothing excused: one missing model is no "other mistake"
     assert len(results) == len(RUBRIC)
     messages = " ".join(r.message for r in results)
     for name in ("x_train", "y_train", "model", "history", "test_acc", "predictions"):

@@ -810,7 +810,9 @@ def run_checks(facts: SubmissionFacts, *, questions=QUESTIONS, include_hidden: b
         if check.question not in questions or (check.hidden and not include_hidden):
             continue
         message = messages[check.function]
-        charged = [other.description for other in rubric if other.function in check.excused_by and messages[other.function]]
+        # Excused only by a different mistake: a missing model fails both checks with one message, charged to both.
+        charged = [other.description for other in rubric if other.function in check.excused_by
+                   and messages[other.function] and messages[other.function] != message]
         if message and charged:
             message += f" (feedback only: the check \"{charged[0]}\" already charged this mistake)"
         results.append(CheckResult(check.question, check.description, check.points, check.hidden, message,
