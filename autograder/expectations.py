@@ -126,6 +126,30 @@ def _fit_hints(call: dict, images: int, steps: int) -> dict:
     return hints
 
 
+RUBRIC_CELL = "# RUBRIC"  # a raw cell of the master notebook: the author's declarations (generate drops it)
+
+
+def declared_defaults(master: Path) -> tuple[str, ...]:
+    """The attributes the author grades even at Keras' defaults, from the master's ``# RUBRIC`` raw cell::
+
+        # RUBRIC
+        graded_defaults: [padding, strides, learning_rate]
+    """
+    import yaml
+
+    for cell in nbformat.read(str(master), as_version=4).cells:
+        if cell.cell_type == "raw" and cell.source.lstrip().startswith(RUBRIC_CELL):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1] if "\n" in cell.source else "") or {}
+            names = config.get("graded_defaults") or []
+            known = (*record.LAYER_ATTRIBUTES, "learning_rate")
+            unknown = [name for name in names if name not in known]
+            if not isinstance(names, list) or unknown or set(config) - {"graded_defaults"}:
+                raise KitError(f"{master}'s {RUBRIC_CELL} cell declares {config}: expected only graded_defaults, "
+                               f"a list of {list(known)}")
+            return tuple(names)
+    return ()
+
+
 def fit_keywords(notebook: Path) -> dict:
     """The literal keyword arguments of the last ``.fit(...)`` call in ``notebook``'s code cells (source read as data)."""
     found: dict = {}

@@ -85,6 +85,9 @@ def _run_otter_assign(scratch: Path, layout: Layout) -> dict[Path, bytes]:
 
 def _normalised(path: Path, master_ids: set, files: dict[str, str]) -> bytes:
     notebook = nbformat.read(path, as_version=4)
+    # The author's declarations for the rubric are read from the master by calibrate, never handed out.
+    notebook.cells = [cell for cell in notebook.cells
+                      if not (cell.cell_type == "raw" and cell.source.lstrip().startswith("# RUBRIC"))]
     for index, cell in enumerate(notebook.cells):
         if cell.get("id") not in master_ids:
             cell["id"] = f"otter-{index}"

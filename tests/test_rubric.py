@@ -367,3 +367,30 @@ def test_the_lessons_record_is_the_one_the_rubric_reads():
     assert record == checks.default_expected()
     assert (record.model.param_count, record.fit.epochs, record.fit.steps_per_epoch) == (101_770, 10, 1_500)
     assert expected.from_json(record.to_json()) == record
+
+
+def test_the_author_declares_which_keras_defaults_are_graded(tmp_path):
+    """A ``# RUBRIC`` raw cell in the master names attributes graded even at Keras' defaults; the record keeps them."""
+    import nbformat
+
+    from autograder import expectations
+    from autograder.exceptions import KitError
+    from autograder.rubric.facts import LayerFacts
+    from facts_factory import cnn_facts
+
+    master = tmp_path / "master.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("# RUBRIC\ngraded_defaults: [padding, strides]")])
+    nbformat.write(notebook, master)
+    assert expectations.declared_defaults(master) == ("padding", "strides")
+    facts = cnn_facts()
+    record = expectations.derive([(0, facts)], master, graded_defaults=expectations.declared_defaults(master))
+    conv = record.model.layers[0]
+    assert (conv.padding, conv.strides) == ("valid", (1, 1))
+    assert expectations.derive([(0, facts)], master).model.layers[0].padding is None  # not declared: not graded
+    same = with_model(facts, layers=(LayerFacts("Conv2D", activation="relu", filters=8, kernel_size=(3, 3), strides=(1, 1),
+                                                padding="same"),) + facts.model.layers[1:])
+    assert "padding ['same'] but expected ['valid']" in " ".join(r.message or "" for r in run_checks(same, expected=record))
+    notebook.cells[0].source = "# RUBRIC\ngraded_defaults: [colour]"
+    nbformat.write(notebook, master)
+    with pytest.raises(KitError, match="colour"):
+        expectations.declared_defaults(master)
