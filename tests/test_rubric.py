@@ -394,3 +394,13 @@ def test_the_author_declares_which_keras_defaults_are_graded(tmp_path):
     nbformat.write(notebook, master)
     with pytest.raises(KitError, match="colour"):
         expectations.declared_defaults(master)
+
+
+def test_runs_that_disagree_on_the_expected_facts_are_refused_naming_the_field_and_seeds():
+    from autograder import expectations
+    from autograder.paths import SOLUTION_NOTEBOOK
+    from facts_factory import cnn_facts
+
+    other = with_history(cnn_facts(), epochs=4, epochs_recorded=4)
+    with pytest.raises(expectations.ReferenceDisagrees, match=r"fit\.epochs \(3 against 4\) \(seed 0 and seed 1\)"):
+        expectations.derive([(0, cnn_facts()), (1, other)], SOLUTION_NOTEBOOK)
