@@ -45,7 +45,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layou
     if failed:
         raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
     expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], layout.solution,
-                                   graded_defaults=expectations.declared_defaults(layout.master))
+                                   **expectations.declarations(layout.master))
     accuracies = [run.facts.grader.test_accuracy for run in runs]
     threshold = math.floor((min(accuracies) - margin) * 1000) / 1000
     scores = [score_facts(reference, run, threshold, expected=expected) for run in runs]

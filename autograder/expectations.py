@@ -34,7 +34,7 @@ class ReferenceDisagrees(KitError):
     """The reference's runs established different facts at different seeds."""
 
 
-def derive(runs: list[tuple[int, SubmissionFacts]], notebook: Path, *, graded_defaults=()) -> Expected:
+def derive(runs: list[tuple[int, SubmissionFacts]], notebook: Path, *, graded_defaults=(), switched_off=()) -> Expected:
     """One record from the runs ``(seed, facts)``; ``ReferenceDisagrees`` names the field and seeds that differ."""
     fit_call = fit_keywords(notebook)
     records = [(seed, _from_facts(facts, fit_call, tuple(graded_defaults))) for seed, facts in runs]
@@ -45,7 +45,7 @@ def derive(runs: list[tuple[int, SubmissionFacts]], notebook: Path, *, graded_de
             raise ReferenceDisagrees(
                 f"the reference solution's runs disagree on {field} (seed {first_seed} and seed {seed}): "
                 f"the expected facts must not depend on the seed; fix the master notebook")
-    return dataclasses.replace(first, seeds=tuple(seed for seed, _ in runs), about=ABOUT)
+    return dataclasses.replace(first, seeds=tuple(seed for seed, _ in runs), about=ABOUT, switched_off=tuple(switched_off))
 
 
 def _from_facts(facts: SubmissionFacts, fit_call: dict, graded_defaults: tuple[str, ...]) -> Expected:
@@ -134,20 +134,27 @@ def declared_defaults(master: Path) -> tuple[str, ...]:
 
         # RUBRIC
         graded_defaults: [padding, strides, learning_rate]
+        switched_off: [validation_recorded]
     """
+    return declarations(master)["graded_defaults"]
+
+
+def declarations(master: Path) -> dict[str, tuple[str, ...]]:
+    """The master's ``# RUBRIC`` cell: ``graded_defaults`` and ``switched_off`` (both empty without one)."""
     import yaml
 
+    from .rubric.checks import check_names
+
+    known = {"graded_defaults": (*record.LAYER_ATTRIBUTES, "learning_rate"), "switched_off": check_names()}
     for cell in nbformat.read(str(master), as_version=4).cells:
         if cell.cell_type == "raw" and cell.source.lstrip().startswith(RUBRIC_CELL):
             config = yaml.safe_load(cell.source.split("\n", 1)[1] if "\n" in cell.source else "") or {}
-            names = config.get("graded_defaults") or []
-            known = (*record.LAYER_ATTRIBUTES, "learning_rate")
-            unknown = [name for name in names if name not in known]
-            if not isinstance(names, list) or unknown or set(config) - {"graded_defaults"}:
-                raise KitError(f"{master}'s {RUBRIC_CELL} cell declares {config}: expected only graded_defaults, "
-                               f"a list of {list(known)}")
-            return tuple(names)
-    return ()
+            if not isinstance(config, dict) or set(config) - set(known) or not all(
+                    isinstance(config[key], list) and set(config[key]) <= set(known[key]) for key in config):
+                raise KitError(f"{master}'s {RUBRIC_CELL} cell declares {config}: expected graded_defaults (any of "
+                               f"{list(known['graded_defaults'])}) and switched_off (any of {list(known['switched_off'])})")
+            return {key: tuple(config.get(key) or ()) for key in known}
+    return {key: () for key in known}
 
 
 def fit_keywords(notebook: Path) -> dict:

@@ -15,6 +15,7 @@ the packed cell is generated here, so ``--check`` also fails when the rubric cha
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,8 @@ import nbformat
 from .exceptions import GenerationFailed, StaleGeneratedFiles
 from .paths import LESSON, NOTEBOOK_NAME, RUBRIC_PACKAGE, Layout
 from .rubric.expected import FILE_NAME as EXPECTED_FACTS_NAME
-from .rubric.checks import QUESTIONS, max_points
+from .expectations import declarations
+from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.public import PUBLIC_VARIABLES
 from .rubric.student import package_files, setup_cell_source
 
@@ -70,7 +72,7 @@ def _run_otter_assign(scratch: Path, layout: Layout) -> dict[Path, bytes]:
         raise GenerationFailed(f"otter assign failed on {layout.master}: {completed.stderr.strip()[-1500:]}")
     master = nbformat.read(layout.master, as_version=4)
     _check_public_tests(master)
-    _check_points(master)
+    _check_points(master, declarations(layout.master)["switched_off"])
     master_ids = {cell.get("id") for cell in master.cells}
     files = package_files(stage / "rubric")
     generated = {
@@ -118,8 +120,9 @@ def _check_public_tests(master) -> None:
         )
 
 
-def _check_points(master) -> None:
-    """Each question's ``points:`` in the master is what the rubric's checks of that question add up to."""
+def _check_points(master, switched_off: tuple[str, ...]) -> None:
+    """Each question's ``points:`` in the master is what the rubric's checks of that question add up to, without
+    the checks the master switches off."""
     import yaml
 
     declared = {}
@@ -127,7 +130,8 @@ def _check_points(master) -> None:
         if cell.cell_type == "raw" and cell.source.lstrip().startswith("# BEGIN QUESTION"):
             config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
             declared[config.get("name")] = config.get("points")
-    rubric = {question: max_points(question) for question in QUESTIONS}
+    rubric_for = build_rubric(dataclasses.replace(default_expected(), switched_off=switched_off))
+    rubric = {question: sum(check.points for check in rubric_for if check.question == question) for question in QUESTIONS}
     if declared != rubric:
         raise GenerationFailed(f"the master's questions declare points {declared} but the rubric's checks add up to "
                                f"{rubric}: make each question's `points:` the sum of its checks (README: What is graded)")

@@ -404,3 +404,25 @@ def test_runs_that_disagree_on_the_expected_facts_are_refused_naming_the_field_a
     other = with_history(cnn_facts(), epochs=4, epochs_recorded=4)
     with pytest.raises(expectations.ReferenceDisagrees, match=r"fit\.epochs \(3 against 4\) \(seed 0 and seed 1\)"):
         expectations.derive([(0, cnn_facts()), (1, other)], SOLUTION_NOTEBOOK)
+
+
+def test_a_check_the_author_switches_off_is_not_run_nor_counted(tmp_path):
+    import nbformat
+
+    from autograder import expectations
+    from autograder.exceptions import KitError
+    from facts_factory import cnn_expected, cnn_facts
+
+    master = tmp_path / "master.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("# RUBRIC\nswitched_off: [validation_recorded]")]),
+                   master)
+    declared = expectations.declarations(master)
+    assert declared == {"graded_defaults": (), "switched_off": ("validation_recorded",)}
+    record = replace(cnn_expected(), switched_off=declared["switched_off"])
+    results = run_checks(with_history(cnn_facts(), metric_names=("accuracy", "loss"), val_accuracy=()), expected=record)
+    assert "validation metrics recorded" not in {r.description for r in results} and all(r.passed for r in results)
+    assert max_points("q4_fit", record) == 3 and max_points("q4_fit") == 4
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("# RUBRIC\nswitched_off: [no_such_check]")]),
+                   master)
+    with pytest.raises(KitError, match="no_such_check"):
+        expectations.declarations(master)

@@ -728,7 +728,7 @@ def build_rubric(expected: Expected) -> tuple[Check, ...]:
         f"validation split {fit.validation_split:g}" if fit.validation_split is not None else "") if part)
     scaling = _scaling(expected.data.x_train)
     low, high = scaling[1], 255 * scaling[0] + scaling[1]
-    return (
+    checks = (
         Check("q1_load", "x_train and x_test have the full data set's shapes", 1, False, image_shapes),
         Check("q1_load", "y_train and y_test hold one label per image", 1, False, label_shapes),
         Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are numbers",
@@ -763,6 +763,12 @@ def build_rubric(expected: Expected) -> tuple[Check, ...]:
         Check("q6_predict", "rows are probability distributions", 0, False, predictions_are_probabilities),
         Check("q6_predict", "argmax agrees with the grader's predictions", 3, True, predictions_match_model),
     )
+    return tuple(check for check in checks if check.function.__name__ not in expected.switched_off)
+
+
+def check_names() -> tuple[str, ...]:
+    """Every check's name, as an author switches it off (``switched_off`` in the master's ``# RUBRIC`` cell)."""
+    return tuple(check.function.__name__ for check in build_rubric(default_expected()))
 
 
 @functools.lru_cache(maxsize=None)

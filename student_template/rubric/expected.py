@@ -120,6 +120,7 @@ class Expected:
     fit: ExpectedFit
     predictions_shape: tuple[int, ...]
     graded_defaults: tuple[str, ...] = ()  # attributes graded even where the reference keeps Keras' default
+    switched_off: tuple[str, ...] = ()  # checks (by function name) the author left out of this assignment
     seeds: tuple[int, ...] = ()  # the calibration runs that agreed on all of the above
     about: str = ""
 
