@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 from . import expected as expected_record
@@ -616,7 +616,7 @@ def trained_once(facts: SubmissionFacts, expected: Expected) -> str | None:
 # --- q5_evaluate -----------------------------------------------------------------------------
 
 
-def test_acc_is_a_fraction(facts: SubmissionFacts, expected: Expected = None) -> str | None:
+def test_acc_is_a_fraction(facts: SubmissionFacts, expected: Expected | None = None) -> str | None:
     test_acc = facts.test_acc
     if unusable := _unusable("test_acc", test_acc, "use test_loss, test_acc = model.evaluate(x_test, y_test)"):
         return unusable
@@ -636,7 +636,7 @@ def _grader_problem(facts: SubmissionFacts) -> str | None:
     return None
 
 
-def test_acc_matches_grader(facts: SubmissionFacts, expected: Expected = None) -> str | None:
+def test_acc_matches_grader(facts: SubmissionFacts, expected: Expected | None = None) -> str | None:
     if problem := test_acc_is_a_fraction(facts) or _grader_problem(facts):
         return problem
     observed, wanted = facts.test_acc.value, facts.grader.test_accuracy
