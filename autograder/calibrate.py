@@ -16,13 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
+from . import expectations
 from .trusted import dataset
 from .exceptions import KitError
 from .grade import collect_facts, score_facts
 from .trusted.inspector import Inspector
 from .limits import Limits, plan_workers
 from .trusted.load_submission import find_submissions
-from .paths import REFERENCE_METRICS, ROOT, SOLUTION_NOTEBOOK
+from .paths import LESSON, Layout
 from .reports.report import write_atomic
 from .execution.warm_kernels import kernel_zygote
 
@@ -50,10 +51,10 @@ def below_threshold(accuracies: list[float], threshold: float) -> dict:
     return {"seeds": len(accuracies), "probability": float(f"{probability:.2g}"), "estimate": estimate}
 
 
-def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> dict:
+def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layout: Layout = LESSON) -> dict:
     dataset.provision()
     jobs, threads = plan_workers(jobs, seeds)
-    [reference] = find_submissions([SOLUTION_NOTEBOOK])
+    [reference] = find_submissions([layout.solution])
     with tempfile.TemporaryDirectory(prefix="calibrate-") as scratch, Inspector(threads) as inspector, \
             kernel_zygote(threads) as zygote, ThreadPoolExecutor(jobs) as pool:
         runs = list(pool.map(
@@ -64,11 +65,13 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
     failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
     if failed:
         raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
+    expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], layout.solution,
+                                   **expectations.declarations(layout.master))
     accuracies = [run.facts.grader.test_accuracy for run in runs]
     threshold = math.floor((min(accuracies) - margin) * 1000) / 1000
-    scores = [score_facts(reference, run, threshold) for run in runs]
+    scores = [score_facts(reference, run, threshold, expected=expected) for run in runs]
     record = {
-        "notebook": str(SOLUTION_NOTEBOOK.relative_to(ROOT)),
+        "notebook": str(layout.solution.relative_to(layout.root)),
         "runs": [
             {"seed": seed, "test_accuracy": round(accuracy, 4), "score": result.score, "max_score": result.max_score}
             for seed, (accuracy, result) in enumerate(zip(accuracies, scores))
@@ -88,12 +91,17 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None) -> di
         "threads_per_training": threads,
         "versions": {name: metadata.version(name) for name in ("tensorflow-cpu", "keras", "numpy")},
     }
-    write_atomic(REFERENCE_METRICS, json.dumps(record, indent=2) + "\n")
+    write_atomic(layout.reference_metrics, json.dumps(record, indent=2) + "\n")
+    write_atomic(layout.expected_facts, expected.to_json())
     print(json.dumps(record, indent=2))
     print(record["below_threshold"]["estimate"])
-    not_full = [run["seed"] for run in record["runs"] if run["score"] != run["max_score"]]
-    if not_full:
-        raise KitError(f"the reference solution lost points at seeds {not_full}: see {REFERENCE_METRICS}")
+    print(f"expected facts ({layout.expected_facts.relative_to(layout.root)}):\n{expectations.summary(expected)}\n"
+          f"threshold: {threshold}")
+    lost = [(seed, check.description) for seed, result in enumerate(scores)
+            for question in result.questions for check in question.checks if not check.passed and check.points]
+    if lost:
+        raise KitError("the reference solution lost points: " + "; ".join(
+            f"seed {seed}: {description}" for seed, description in lost) + f" (see {layout.reference_metrics})")
     return record
 
 

@@ -118,6 +118,16 @@ def calibrate(seeds, margin, jobs):
     calibration.main(seeds=seeds, margin=margin, jobs=jobs)
 
 
+@cli.command()
+@click.option("--seeds", default=5, show_default=True, type=click.IntRange(min=5), help="How many seeds to train the reference with.")
+@click.option("--jobs", default=None, type=click.IntRange(min=1), help="Trainings run at once [default: cores + 1, as memory allows].")
+def assignment(seeds, jobs):
+    """After editing the master notebook: generate, calibrate, check the reference and the template, print the expected facts."""
+    from . import assignment as homework
+
+    homework.main(seeds=seeds, jobs=jobs, say=click.echo)
+
+
 @cli.command("setup-data")
 def setup_data():
     """Put Fashion-MNIST in the Keras cache so load_data() works offline: Debian's package, or Keras' checked download."""

@@ -15,6 +15,7 @@ the packed cell is generated here, so ``--check`` also fails when the rubric cha
 from __future__ import annotations
 
 import ast
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -24,19 +25,23 @@ from pathlib import Path
 import nbformat
 
 from .exceptions import GenerationFailed, StaleGeneratedFiles
-from .paths import MASTER_NOTEBOOK, NOTEBOOK_NAME, ROOT, RUBRIC_PACKAGE, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
+from .paths import LESSON, NOTEBOOK_NAME, RUBRIC_PACKAGE, Layout
+from .rubric.expected import FILE_NAME as EXPECTED_FACTS_NAME
+from .expectations import declarations
+from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.public import PUBLIC_VARIABLES
-from .rubric.student import setup_cell_source
+from .rubric.student import package_files, setup_cell_source
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-def main(*, check: bool = False) -> list[str]:
-    """Write (or with ``check``, compare) the generated files; return the paths that changed."""
+def main(*, check: bool = False, layout: Layout = LESSON) -> list[str]:
+    """Write (or with ``check``, compare) the generated files of ``layout``; return the paths that changed."""
+    root = layout.root
     with tempfile.TemporaryDirectory(prefix="otter-assign-") as scratch:
-        generated = _run_otter_assign(Path(scratch))
-        changed = [str(path.relative_to(ROOT)) for path, content in generated.items() if _read(path) != content]
-        stale = _stale_files(generated)
+        generated = _run_otter_assign(Path(scratch), layout)
+        changed = [str(path.relative_to(root)) for path, content in generated.items() if _read(path) != content]
+        stale = _stale_files(generated, layout)
         if check:
             if changed or stale:
                 raise StaleGeneratedFiles(
@@ -45,49 +50,57 @@ def main(*, check: bool = False) -> list[str]:
                 )
             return []
         for path in stale:
-            (ROOT / path).unlink()
+            (root / path).unlink()
         for path, content in generated.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         return sorted(changed + stale)
 
 
-def _run_otter_assign(scratch: Path) -> dict[Path, bytes]:
+def _run_otter_assign(scratch: Path, layout: Layout) -> dict[Path, bytes]:
     stage, build = scratch / "master", scratch / "dist"
     stage.mkdir()
-    shutil.copyfile(MASTER_NOTEBOOK, stage / NOTEBOOK_NAME)
+    shutil.copyfile(layout.master, stage / NOTEBOOK_NAME)
     shutil.copytree(RUBRIC_PACKAGE, stage / "rubric", ignore=IGNORED)
+    if layout.expected_facts.is_file():  # the checks grade against it (a new assignment has none before calibration)
+        shutil.copyfile(layout.expected_facts, stage / "rubric" / EXPECTED_FACTS_NAME)
     completed = subprocess.run(
         [sys.executable, "-m", "otter", "assign", NOTEBOOK_NAME, str(build), "--no-run-tests"],
         cwd=stage, capture_output=True, text=True,
     )
     if completed.returncode != 0:
-        raise GenerationFailed(f"otter assign failed on {MASTER_NOTEBOOK}: {completed.stderr.strip()[-1500:]}")
-    master = nbformat.read(MASTER_NOTEBOOK, as_version=4)
+        raise GenerationFailed(f"otter assign failed on {layout.master}: {completed.stderr.strip()[-1500:]}")
+    master = nbformat.read(layout.master, as_version=4)
     _check_public_tests(master)
+    _check_points(master, declarations(layout.master)["switched_off"])
     master_ids = {cell.get("id") for cell in master.cells}
+    files = package_files(stage / "rubric")
     generated = {
-        STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME: _normalised(build / "student" / NOTEBOOK_NAME, master_ids),
-        SOLUTION_NOTEBOOK: _normalised(build / "autograder" / NOTEBOOK_NAME, master_ids),
+        layout.template_dir / NOTEBOOK_NAME: _normalised(build / "student" / NOTEBOOK_NAME, master_ids, files),
+        layout.solution: _normalised(build / "autograder" / NOTEBOOK_NAME, master_ids, files),
     }
-    for path in sorted((build / "student" / "rubric").rglob("*.py")):
-        generated[STUDENT_TEMPLATE_DIR / "rubric" / path.relative_to(build / "student" / "rubric")] = path.read_bytes()
+    packed = build / "student" / "rubric"
+    for path in sorted([*packed.rglob("*.py"), *packed.glob(EXPECTED_FACTS_NAME)]):
+        generated[layout.template_dir / "rubric" / path.relative_to(packed)] = path.read_bytes()
     return generated
 
 
-def _normalised(path: Path, master_ids: set) -> bytes:
+def _normalised(path: Path, master_ids: set, files: dict[str, str]) -> bytes:
     notebook = nbformat.read(path, as_version=4)
+    # The author's declarations for the rubric are read from the master by calibrate, never handed out.
+    notebook.cells = [cell for cell in notebook.cells
+                      if not (cell.cell_type == "raw" and cell.source.lstrip().startswith("# RUBRIC"))]
     for index, cell in enumerate(notebook.cells):
         if cell.get("id") not in master_ids:
             cell["id"] = f"otter-{index}"
-    _insert_setup_cell(notebook)
+    _insert_setup_cell(notebook, files)
     return nbformat.writes(notebook).encode("utf-8") + b"\n"
 
 
-def _insert_setup_cell(notebook) -> None:
+def _insert_setup_cell(notebook, files: dict[str, str]) -> None:
     """Make the first cell (id ``init``) the hand-out's setup cell: the checks packed in, Colab's form view, folded in Jupyter."""
     [init] = [cell for cell in notebook.cells if cell.get("id") == "init"]
-    init.source = setup_cell_source()
+    init.source = setup_cell_source(files)
     init.metadata["cellView"] = "form"  # Colab shows the #@title form and hides the packed code
     init.metadata["jupyter"] = {"source_hidden": True}  # JupyterLab and Notebook 7 fold it
 
@@ -107,10 +120,28 @@ def _check_public_tests(master) -> None:
         )
 
 
-def _stale_files(generated: dict[Path, bytes]) -> list[str]:
+def _check_points(master, switched_off: tuple[str, ...]) -> None:
+    """Each question's ``points:`` in the master is what the rubric's checks of that question add up to, without
+    the checks the master switches off."""
+    import yaml
+
+    declared = {}
+    for cell in master.cells:
+        if cell.cell_type == "raw" and cell.source.lstrip().startswith("# BEGIN QUESTION"):
+            config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
+            declared[config.get("name")] = config.get("points")
+    rubric_for = build_rubric(dataclasses.replace(default_expected(), switched_off=switched_off))
+    rubric = {question: sum(check.points for check in rubric_for if check.question == question) for question in QUESTIONS}
+    if declared != rubric:
+        raise GenerationFailed(f"the master's questions declare points {declared} but the rubric's checks add up to "
+                               f"{rubric}: make each question's `points:` the sum of its checks (README: What is graded)")
+
+
+def _stale_files(generated: dict[Path, bytes], layout: Layout) -> list[str]:
     """Files in student_template/rubric that the master no longer generates."""
-    existing = {path for path in (STUDENT_TEMPLATE_DIR / "rubric").rglob("*.py")} if (STUDENT_TEMPLATE_DIR / "rubric").is_dir() else set()
-    return sorted(str(path.relative_to(ROOT)) for path in existing - set(generated))
+    folder = layout.template_dir / "rubric"
+    existing = set(folder.rglob("*.py")) if folder.is_dir() else set()
+    return sorted(str(path.relative_to(layout.root)) for path in existing - set(generated))
 
 
 def _read(path: Path) -> bytes | None:

@@ -51,7 +51,7 @@ from .reports import plots
 from .results import SubmissionResult
 from .roster import assign, read_roster
 from .shards import Shard
-from .rubric import SubmissionFacts, run_checks
+from .rubric import Expected, SubmissionFacts, run_checks
 from .trusted import dataset
 from .trusted.inspector import Inspector
 from .text import shorten
@@ -371,12 +371,15 @@ def grade_submission(submission: Submission, *, out: Path, limits: Limits, thres
     return score_facts(submission, collected, threshold)
 
 
-def score_facts(submission: Submission, collected: Collected, threshold: float | None) -> SubmissionResult:
-    """Run the rubric on collected facts, with the calibrated accuracy threshold."""
+def score_facts(submission: Submission, collected: Collected, threshold: float | None, *,
+                expected: Expected | None = None) -> SubmissionResult:
+    """Run the rubric on collected facts, with the calibrated accuracy threshold, against ``expected``
+    (calibration's record being derived; by default the one in solutions/)."""
     facts = collected.facts
     facts = dataclasses.replace(facts, grader=dataclasses.replace(facts.grader, accuracy_threshold=threshold))
     return SubmissionResult.from_checks(
-        submission.name, collected.status, collected.message, run_checks(facts), submission.digest, facts=facts,
+        submission.name, collected.status, collected.message, run_checks(facts, expected=expected), submission.digest,
+        facts=facts,
         flags=collected.flags,
     )
 

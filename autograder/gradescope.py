@@ -33,7 +33,7 @@ from .exceptions import KitError
 from .limits import GiB, Limits
 from .reference import read_threshold
 from .trusted.load_submission import find_submissions
-from .paths import REFERENCE_METRICS, ROOT
+from .paths import EXPECTED_FACTS, REFERENCE_METRICS, ROOT
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
 ENTRY_POINTS = ("setup.sh", "run_autograder")
@@ -57,6 +57,7 @@ def main(*, out: Path) -> Path:
                 _add(archive, FILES / name, name, executable=True)
             _add_text(archive, grading_requirements(), "requirements.txt")
             _add(archive, REFERENCE_METRICS, "solutions/reference_metrics.json")
+            _add(archive, EXPECTED_FACTS, "solutions/expected_facts.json")
             package = Path(__file__).resolve().parent
             for path in sorted(package.rglob("*.py")):
                 if "__pycache__" not in path.parts:

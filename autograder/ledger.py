@@ -32,6 +32,7 @@ import json
 from pathlib import Path
 
 from .reports.report import write_atomic
+from .paths import EXPECTED_FACTS
 from .results import SubmissionResult
 from .rubric.facts import from_dict
 from .sandbox.export_format import check_facts, parse_json
@@ -72,10 +73,12 @@ class Verdict:
 def fingerprints(threshold: float | None) -> Fingerprints:
     execution = _sources(EXECUTION_SIDE, exclude=NAMING_ONLY)
     execution += _rubric_modules_imported_by(execution)
+    # The expected facts decide scores, and the hand-out's setup cell carries them (its integrity flag).
+    expected = EXPECTED_FACTS.read_bytes() if EXPECTED_FACTS.is_file() else b""
     return Fingerprints(
-        execution=_hash(execution, _definitions(FACT_MAKERS)),
+        execution=_hash(execution, _definitions(FACT_MAKERS), expected),
         rubric=_hash([path for path in _sources(RUBRIC_SIDE) if path not in execution], _definitions(SCORERS),
-                     repr(threshold).encode()),
+                     repr(threshold).encode(), expected),
         threshold=threshold,
     )
 

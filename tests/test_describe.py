@@ -127,3 +127,47 @@ def test_models_of_layers_alone_have_no_operations():
                   keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])):
         assert describe_model(model).operations == ()
     assert_public("q2_model", model=keras.Model(inputs, outputs))
+
+
+# --- issue 18: each built-in layer's defining attributes, live and from the saved config ---------------------
+
+
+@pytest.mark.parametrize("make, expected", [
+    (lambda: keras.layers.Conv2D(8, 3, activation="relu"),
+     dict(type="Conv2D", filters=8, kernel_size=(3, 3), strides=(1, 1), padding="valid", activation="relu", param_count=80)),
+    (lambda: keras.layers.Conv2D(4, (5, 5), strides=2, padding="same"),
+     dict(type="Conv2D", filters=4, kernel_size=(5, 5), strides=(2, 2), padding="same", activation="linear", param_count=104)),
+    (lambda: keras.layers.MaxPooling2D(), dict(type="MaxPooling2D", pool_size=(2, 2), strides=(2, 2), padding="valid")),
+    (lambda: keras.layers.AveragePooling2D(3), dict(type="AveragePooling2D", pool_size=(3, 3), strides=(3, 3))),
+    (lambda: keras.layers.Dropout(0.25), dict(type="Dropout", rate=0.25, param_count=0)),
+    (lambda: keras.layers.BatchNormalization(), dict(type="BatchNormalization", param_count=4)),
+    (lambda: keras.layers.Rescaling(1 / 255), dict(type="Rescaling", scale=1 / 255, offset=0.0)),
+    (lambda: keras.layers.Reshape((28, 28, 1)), dict(type="Reshape", target_shape=(28, 28, 1))),
+])
+def test_each_layer_types_defining_attributes_are_facts(make, expected):
+    from autograder.rubric.describe import describe_model_config
+
+    shape = (28, 28) if expected["type"] == "Reshape" else (28, 28, 1)
+    model = keras.Sequential([keras.Input(shape=shape), make()])
+    [layer] = describe_model(model).layers
+    assert {name: getattr(layer, name) for name in expected} == pytest.approx(expected) if "scale" in expected else \
+        {name: getattr(layer, name) for name in expected} == expected
+    # Read as data from the saved config (a model safe mode refused): the same attributes, without the parameter count.
+    [saved] = describe_model_config({"config": model.get_config()}, [], None).layers
+    wanted = {name: value for name, value in expected.items() if name != "param_count"}
+    assert {name: getattr(saved, name) for name in wanted} == pytest.approx(wanted) if "scale" in wanted else \
+        {name: getattr(saved, name) for name in wanted} == wanted
+
+
+def test_functional_model_has_the_same_layer_facts_as_sequential_and_a_set_learning_rate_is_a_fact():
+    inputs = keras.Input(shape=(28, 28, 1))
+    x = keras.layers.MaxPooling2D()(keras.layers.Conv2D(8, 3, activation="relu")(inputs))
+    functional = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x)))
+    sequential = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu"),
+                                   keras.layers.MaxPooling2D(), keras.layers.Flatten(),
+                                   keras.layers.Dense(10, activation="softmax")])
+    for model in (functional, sequential):
+        model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.002), loss="sparse_categorical_crossentropy")
+    assert describe_model(functional).layers == describe_model(sequential).layers
+    facts = describe_model(functional)
+    assert (facts.optimizer, round(facts.learning_rate, 7), facts.param_count) == ("rmsprop", 0.002, 13_610)

@@ -63,12 +63,15 @@ def test_every_rubric_check_is_failed_by_some_fixture(graded_batch):
     out, _, _ = graded_batch
     from autograder.rubric import RUBRIC
 
-    failed = set()
+    failed, excused = set(), set()
     for scenario in SCENARIOS:
         results = json.loads((submission_folder(out, f"{scenario}.ipynb") / "results.json").read_text())
         for test in results["tests"]:
             failed.update(re.findall(r"^\[FAIL\] (.+?) \(0/\d+\)", test["output"], flags=re.MULTILINE))
-    assert {check.description for check in RUBRIC} <= failed
+            # Failed, said, not charged: another check charged the same mistake (issue 19: Dense(256) costs one point).
+            excused.update(re.findall(r"^\[FAIL\] (.+?) \((\d+)/\2\): .*\(feedback only: ", test["output"], flags=re.MULTILINE))
+    assert {check.description for check in RUBRIC} <= failed | {description for description, _ in excused}
+    assert {description for description, _ in excused} == {"101,770 parameters"}  # hidden_layer_256_units
 
 
 def test_results_json_is_gradescope_shaped(graded_batch):

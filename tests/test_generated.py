@@ -41,6 +41,17 @@ def test_reference_accuracy_is_recorded_over_five_seeds_and_passes_at_every_one(
         assert run["score"] == run["max_score"] == 22
 
 
+def test_expected_facts_were_derived_by_the_recorded_calibration():
+    """solutions/expected_facts.json is what the calibration's runs agreed on: the same seeds, full marks at each."""
+    from autograder.paths import EXPECTED_FACTS
+    from autograder.rubric import expected
+
+    record = expected.load([EXPECTED_FACTS])
+    runs = json.loads(REFERENCE_METRICS.read_text())["runs"]
+    assert list(record.seeds) == [run["seed"] for run in runs]
+    assert record.to_json() == EXPECTED_FACTS.read_text()  # as calibration writes it: never edited by hand
+
+
 def test_setup_cell_carries_exactly_the_rubric_and_otters_tests_match_the_masters():
     """The hand-out's first cell unpacks to this rubric's sources; the Otter tests it writes are Otter Assign's own."""
     import base64

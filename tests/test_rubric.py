@@ -29,6 +29,7 @@ def test_points_per_question_match_the_master_notebook():
 def test_empty_facts_fail_every_check_with_not_defined_messages():
     results = run_checks(SubmissionFacts())
     assert all(not r.passed for r in results)
+    assert sum(r.score for r in results) == 0  # nothing excused: one missing model is no "other mistake"
     assert len(results) == len(RUBRIC)
     messages = " ".join(r.message for r in results)
     for name in ("x_train", "y_train", "model", "history", "test_acc", "predictions"):
@@ -209,7 +210,9 @@ def test_history_that_claims_more_steps_than_the_model_took_earns_no_history_poi
         "model trained exactly 10 x 1,500 steps",
     }
     assert "records 15,000 training steps but model took only 0" in messages["10 epochs"]
-    assert "took no training steps" in messages["model trained exactly 10 x 1,500 steps"]
+    untrained = messages["model trained exactly 10 x 1,500 steps"]
+    assert "has not been trained (0 training steps)" in untrained and "model.fit(epochs=10" in untrained
+    assert "re-running" not in untrained  # issue 19.6: nothing to re-run before any training
     assert failed(with_model(perfect_facts(), optimizer_iterations=16_500)).keys() == {"model trained exactly 10 x 1,500 steps"}
 
 
@@ -275,7 +278,7 @@ def test_unscaled_pixels_cost_q1_scaling_points_only_when_the_model_is_evaluated
     """The grader evaluated the model on x_test as the student prepared it (raw pixels): only q1 is charged."""
     raw = dict(dtype="uint8", dtype_kind="u", maximum=255.0)
     facts = replace(perfect_facts(), x_train=replace(perfect_facts().x_train, **raw), x_test=replace(perfect_facts().x_test, **raw))
-    facts = with_grader(facts, x_train_scaling=(1.0, 0.0), x_test_scaling=(1.0, 0.0), evaluated_on="x_test as the notebook prepared it (pixels x 1)")
+    facts = with_grader(facts, x_train_scaling=(1.0, 0.0), x_test_scaling=(1.0, 0.0), evaluated_on="x_test as the notebook prepared it (the unscaled pixels, 0 to 255)")
     assert set(failed(facts)) == {"images are floating point", "pixels are scaled to [0, 1]"}
     assert sum(r.score for r in run_checks(facts)) == 20
 
@@ -287,8 +290,8 @@ def test_scaling_inside_the_model_is_not_charged_again_in_q2(scaling_layer):
 
 
 def test_hidden_check_messages_say_which_test_images_the_grader_used():
-    facts = with_grader(perfect_facts(), argmax_agreement=0.5, evaluated_on="x_test as the notebook prepared it (pixels x 1)")
-    assert "pixels x 1" in failed(facts)["argmax agrees with the grader's predictions"]
+    facts = with_grader(perfect_facts(), argmax_agreement=0.5, evaluated_on="x_test as the notebook prepared it (the unscaled pixels, 0 to 255)")
+    assert "the unscaled pixels, 0 to 255" in failed(facts)["argmax agrees with the grader's predictions"]
 
 
 def test_readmes_rubric_table_is_the_rubric():
@@ -299,3 +302,129 @@ def test_readmes_rubric_table_is_the_rubric():
     rows = [line.split(" | ") for line in readme.splitlines() if line.startswith("| `q") and line.count(" | ") == 3]
     table = [(question.strip("| `"), check, int(points), runs.rstrip(" |") == "at grading only") for question, check, points, runs in rows]
     assert table == [(c.question, c.description, c.points, c.hidden) for c in RUBRIC]
+
+
+# --- issue 19.6 and issue 18: one mistake, one point; the expected values come from the record -----------------
+
+
+def test_one_wrong_layer_size_is_charged_once_the_parameter_count_is_feedback_only():
+    facts = with_model(perfect_facts(), layers=(LayerFacts("Flatten"), LayerFacts("Dense", 64, "relu"),
+                                                LayerFacts("Dense", 10, "softmax")), param_count=50_890)
+    results = {r.description: r for r in run_checks(facts)}
+    assert "a hidden layer of 128 units, then one output unit per clothing class" in results["Dense layers have 128 and 10 units"].message
+    count = results["101,770 parameters"]
+    assert not count.passed and count.excused and count.score == 1 and "50,890" in count.message  # said, not charged
+    assert "feedback only" in count.message
+    assert sum(r.score for r in results.values()) == 21
+    assert max_points("q2_model") == 5
+    # Right sizes but a wrong count (no biases, say) is still charged.
+    assert failed(with_model(perfect_facts(), param_count=100_000)).keys() == {"101,770 parameters"}
+
+
+def test_messages_are_phrased_from_the_expected_record():
+    from facts_factory import cnn_expected
+
+    expected = cnn_expected()
+    messages = {r.description: r.message for r in run_checks(perfect_facts(), expected=expected) if not r.passed}
+    assert messages["layers are Conv2D, MaxPooling2D, Flatten, Dense"].startswith(
+        "model has layers ['Flatten', 'Dense', 'Dense'] but expected ['Conv2D', 'MaxPooling2D', 'Flatten', 'Dense']")
+    assert "filters [] but expected [8]" in messages["Conv2D layers have filters 8, kernel size 3x3; Dense layers have 10 units"]
+    assert "(None, 28, 28, 1)" in messages["input shape is (None, 28, 28, 1)"]
+    assert "80 in the Conv2D layer" in messages["13,610 parameters"] and "1352x10 weights" in messages["13,610 parameters"]
+    assert "keras.optimizers.RMSprop(learning_rate=0.002)" in messages["optimizer is RMSprop with learning rate 0.002"]
+    assert "expected 3: pass epochs=3" in messages["3 epochs"]
+    assert ("54,000 training images after validation_split=0.1, in batches of 64"
+            in messages["844 steps per epoch (batch size 64, validation split 0.1)"])
+    assert "(60000, 28, 28, 1)" in messages["x_train and x_test have the full data set's shapes"]
+    expectations = [message.split(" but expected ", 1)[1] for message in messages.values()]  # the observed side is the lesson's
+    assert not any("128" in text or "101,770" in text or "1,500" in text or "epochs=10" in text for text in expectations)
+
+
+def test_a_second_assignments_perfect_facts_earn_full_marks_and_the_learning_rate_is_graded():
+    from facts_factory import cnn_expected, cnn_facts
+
+    expected = cnn_expected()
+    assert [r.message for r in run_checks(cnn_facts(), expected=expected) if not r.passed] == []
+    assert sum(r.score for r in run_checks(cnn_facts(), expected=expected)) == 22
+    wrong_rate = with_model(cnn_facts(), learning_rate=0.001)
+    [message] = [r.message for r in run_checks(wrong_rate, expected=expected) if not r.passed]
+    assert message.startswith("optimizer's learning rate is 0.001 but expected 0.002")
+    # Keras' defaults the reference left alone (strides, padding, pool size) are not graded.
+    loose = with_model(cnn_facts(), layers=tuple(replace(layer, padding=None, strides=None, pool_size=None)
+                                                 for layer in cnn_facts().model.layers))
+    assert all(r.passed for r in run_checks(loose, expected=expected))
+    bigger = with_model(cnn_facts(), layers=(replace(cnn_facts().model.layers[0], kernel_size=(5, 5)),) + cnn_facts().model.layers[1:])
+    assert "kernel_size [(5, 5)] but expected [(3, 3)]" in failed_with(bigger, expected)["Conv2D layers have filters 8, kernel size 3x3; Dense layers have 10 units"]
+
+
+def failed_with(facts, expected) -> dict[str, str]:
+    return {r.description: r.message for r in run_checks(facts, expected=expected) if not r.passed}
+
+
+def test_the_lessons_record_is_the_one_the_rubric_reads():
+    from autograder.paths import EXPECTED_FACTS
+    from autograder.rubric import expected
+
+    record = expected.load([EXPECTED_FACTS])
+    assert record == checks.default_expected()
+    assert (record.model.param_count, record.fit.epochs, record.fit.steps_per_epoch) == (101_770, 10, 1_500)
+    assert expected.from_json(record.to_json()) == record
+
+
+def test_the_author_declares_which_keras_defaults_are_graded(tmp_path):
+    """A ``# RUBRIC`` raw cell in the master names attributes graded even at Keras' defaults; the record keeps them."""
+    import nbformat
+
+    from autograder import expectations
+    from autograder.exceptions import KitError
+    from autograder.rubric.facts import LayerFacts
+    from facts_factory import cnn_facts
+
+    master = tmp_path / "master.ipynb"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("# RUBRIC\ngraded_defaults: [padding, strides]")])
+    nbformat.write(notebook, master)
+    assert expectations.declared_defaults(master) == ("padding", "strides")
+    facts = cnn_facts()
+    record = expectations.derive([(0, facts)], master, graded_defaults=expectations.declared_defaults(master))
+    conv = record.model.layers[0]
+    assert (conv.padding, conv.strides) == ("valid", (1, 1))
+    assert expectations.derive([(0, facts)], master).model.layers[0].padding is None  # not declared: not graded
+    same = with_model(facts, layers=(LayerFacts("Conv2D", activation="relu", filters=8, kernel_size=(3, 3), strides=(1, 1),
+                                                padding="same"),) + facts.model.layers[1:])
+    assert "padding ['same'] but expected ['valid']" in " ".join(r.message or "" for r in run_checks(same, expected=record))
+    notebook.cells[0].source = "# RUBRIC\ngraded_defaults: [colour]"
+    nbformat.write(notebook, master)
+    with pytest.raises(KitError, match="colour"):
+        expectations.declared_defaults(master)
+
+
+def test_runs_that_disagree_on_the_expected_facts_are_refused_naming_the_field_and_seeds():
+    from autograder import expectations
+    from autograder.paths import SOLUTION_NOTEBOOK
+    from facts_factory import cnn_facts
+
+    other = with_history(cnn_facts(), epochs=4, epochs_recorded=4)
+    with pytest.raises(expectations.ReferenceDisagrees, match=r"fit\.epochs \(3 against 4\) \(seed 0 and seed 1\)"):
+        expectations.derive([(0, cnn_facts()), (1, other)], SOLUTION_NOTEBOOK)
+
+
+def test_a_check_the_author_switches_off_is_not_run_nor_counted(tmp_path):
+    import nbformat
+
+    from autograder import expectations
+    from autograder.exceptions import KitError
+    from facts_factory import cnn_expected, cnn_facts
+
+    master = tmp_path / "master.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("# RUBRIC\nswitched_off: [validation_recorded]")]),
+                   master)
+    declared = expectations.declarations(master)
+    assert declared == {"graded_defaults": (), "switched_off": ("validation_recorded",)}
+    record = replace(cnn_expected(), switched_off=declared["switched_off"])
+    results = run_checks(with_history(cnn_facts(), metric_names=("accuracy", "loss"), val_accuracy=()), expected=record)
+    assert "validation metrics recorded" not in {r.description for r in results} and all(r.passed for r in results)
+    assert max_points("q4_fit", record) == 3 and max_points("q4_fit") == 4
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell("# RUBRIC\nswitched_off: [no_such_check]")]),
+                   master)
+    with pytest.raises(KitError, match="no_such_check"):
+        expectations.declarations(master)

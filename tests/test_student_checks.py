@@ -106,12 +106,12 @@ def test_fit_run_twice_says_the_grader_runs_the_notebook_once_from_the_top():
 
     from facts_factory import perfect_facts
 
-    from autograder.rubric.checks import trained_once
+    from autograder.rubric.checks import default_expected, trained_once
 
     facts = perfect_facts()
     twice = replace(facts, model=replace(facts.model, optimizer_iterations=30_000))
-    student = trained_once(replace(twice, grader=None))
+    student = trained_once(replace(twice, grader=None), default_expected())
     assert "model took 30,000 training steps but expected 15,000" in student
     assert "the grader runs your notebook once from the top" in student and "Restart & Run All" in student
-    graded = trained_once(twice)
+    graded = trained_once(twice, default_expected())
     assert "run from the top, the notebook trains the same model more than once" in graded and "Restart" not in graded

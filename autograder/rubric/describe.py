@@ -122,6 +122,7 @@ def describe_model(value) -> ModelFacts:
         compiled=bool(compile_config) or bool(getattr(value, "compiled", False)),
         optimizer=normalise_name(compile_config.get("optimizer"))
         or _attempt(lambda: normalise_name(type(value.optimizer).__name__)),
+        learning_rate=_learning_rate(value, compile_config) if compile_config or getattr(value, "compiled", False) else None,
         loss=normalise_name(compile_config.get("loss")),
         metrics=tuple(normalise_name(m) for m in _flatten(compile_config.get("metrics"))),
         optimizer_iterations=_attempt(lambda: int(np.asarray(value.optimizer.iterations))),
@@ -147,6 +148,7 @@ def describe_model_config(saved: dict, weight_shapes, optimizer_iterations: int 
         param_count=sum(math.prod(int(n) for n in shape) for shape in weight_shapes),
         compiled=bool(compile_config),
         optimizer=normalise_name(compile_config.get("optimizer")),
+        learning_rate=_learning_rate(None, compile_config) if compile_config else None,
         loss=normalise_name(compile_config.get("loss")),
         metrics=tuple(normalise_name(m) for m in _flatten(compile_config.get("metrics"))),
         optimizer_iterations=optimizer_iterations,
@@ -161,7 +163,40 @@ def _describe_layer_config(layer: dict) -> LayerFacts:
         type=re.sub(r"[^A-Za-z0-9_]", "", str(layer.get("class_name")))[:40],  # the file's word, kept to a name
         units=_int_or_none(config.get("units")),
         activation=normalise_name(activation) if isinstance(activation, (str, dict)) else None,
+        **_layer_attributes(config.get),
     )
+
+
+def _layer_attributes(read) -> dict:
+    """A layer's defining attributes besides units and activation, from ``read(name)`` (a live layer's
+    ``getattr`` or its saved config's ``get``), kept only when they are plain numbers, names or int tuples."""
+    padding = read("padding")
+    return dict(
+        filters=_int_or_none(read("filters")),
+        kernel_size=_ints_or_none(read("kernel_size")),
+        pool_size=_ints_or_none(read("pool_size")),
+        strides=_ints_or_none(read("strides")),
+        padding=padding.lower()[:20] if isinstance(padding, str) else None,
+        rate=_float_or_none(read("rate")),
+        target_shape=_ints_or_none(read("target_shape")),
+        scale=_float_or_none(read("scale")),
+        offset=_float_or_none(read("offset")),
+    )
+
+
+def _ints_or_none(value):
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
+        return (int(value),)
+    if isinstance(value, (list, tuple)) and value and len(value) <= 8 and all(_int_or_none(n) is not None for n in value):
+        return tuple(int(n) for n in value)
+    return None
+
+
+def _float_or_none(value):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.number)):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _shape_or_none(shape):
@@ -234,7 +269,17 @@ def _describe_layer(layer) -> LayerFacts:
         type=type(layer).__name__,
         units=_int_or_none(getattr(layer, "units", None)),
         activation=normalise_name(activation) if activation is not None else None,
+        **_layer_attributes(lambda name: _attempt(lambda: getattr(layer, name, None))),
+        param_count=_attempt(lambda: int(layer.count_params())),
     )
+
+
+def _learning_rate(model, compile_config: dict):
+    """The optimizer's learning rate when it is a plain number (a schedule has none to compare)."""
+    optimizer = compile_config.get("optimizer")
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
+        return _float_or_none(optimizer["config"].get("learning_rate"))
+    return _attempt(lambda: _float_or_none(float(np.asarray(model.optimizer.learning_rate))))
 
 
 def _compile_config(model) -> dict:

@@ -31,9 +31,21 @@ class ArrayFacts:
 
 @dataclass(frozen=True)
 class LayerFacts:
+    """One layer as built: its type and the attributes that define it (None where the type has none)."""
+
     type: str
     units: int | None = None
     activation: str | None = None
+    filters: int | None = None
+    kernel_size: tuple[int, ...] | None = None
+    pool_size: tuple[int, ...] | None = None
+    strides: tuple[int, ...] | None = None
+    padding: str | None = None
+    rate: float | None = None  # Dropout's
+    target_shape: tuple[int, ...] | None = None  # Reshape's
+    scale: float | None = None  # Rescaling's, when one number
+    offset: float | None = None
+    param_count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class ModelFacts:
     param_count: int | None = None
     compiled: bool = False
     optimizer: str | None = None  # normalised: 'adam', 'sgd', ...
+    learning_rate: float | None = None  # the optimizer's, when a plain number
     loss: str | None = None  # normalised: 'sparse_categorical_crossentropy', ...
     metrics: tuple[str, ...] = ()  # normalised: 'accuracy', ...
     optimizer_iterations: int | None = None  # training steps taken so far

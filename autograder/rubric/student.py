@@ -82,9 +82,18 @@ def _head() -> str:
 
 
 def package_files(package_dir: Path | None = None) -> dict[str, str]:
-    """This package's sources, keyed ``rubric/<name>.py``: what the first cell carries."""
+    """This package's sources, keyed ``rubric/<name>.py``, and the expected facts they grade against
+    (``rubric/expected_facts.json``): what the first cell carries."""
+    from .expected import FILE_NAME
+
     package_dir = package_dir or Path(__file__).resolve().parent
-    return {f"{PACKAGE}/{path.name}": path.read_text(encoding="utf-8") for path in sorted(package_dir.glob("*.py"))}
+    files = {f"{PACKAGE}/{path.name}": path.read_text(encoding="utf-8") for path in sorted(package_dir.glob("*.py"))}
+    # Beside the modules in the hand-out; in the kit, solutions/ (as ``expected.LOCATIONS``, from package_dir).
+    for record in (package_dir / FILE_NAME, package_dir.parent.parent / "solutions" / FILE_NAME):
+        if record.is_file():
+            files[f"{PACKAGE}/{FILE_NAME}"] = record.read_text(encoding="utf-8")
+            break
+    return files
 
 
 def setup_cell_source(files: dict[str, str] | None = None) -> str:

@@ -127,7 +127,8 @@ def _test_images(scaling: tuple[float, float] | None) -> tuple[np.ndarray, str]:
     images = (load_raw("t10k")[0].astype(np.float64) * a + b).astype(np.float32)
     if not np.all(np.isfinite(images)):  # a scaling too large for float32: nothing the model could have used
         return load_test_set()[0], "the grader's copy of the test images scaled to [0, 1] (x_test overflows float32)"
-    shown = f"pixels x {a:.4g}" + (f" + {b:.4g}" if b else "")
+    shown = ("the unscaled pixels, 0 to 255" if (a, b) == (1, 0) else  # issue 19: "pixels x 1" read as a formula
+             f"pixels x {a:.4g}" + (f" + {b:.4g}" if b else ""))
     return images, f"x_test as the notebook prepared it ({shown})"
 
 

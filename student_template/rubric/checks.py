@@ -1,24 +1,26 @@
-"""The rubric: one small function per check, over ``SubmissionFacts``.
+"""The rubric: one small function per check, over ``SubmissionFacts`` and the ``Expected`` record.
 
 A check returns ``None`` when it passes, or one message that names the student's
-variable, the expected and the observed value, and a hint. The same functions
-serve the student's ``grader.check`` (public checks only) and the instructor's
-grader (all checks, with the grader's own figures in ``facts.grader``).
+variable, the expected and the observed value, and a hint. Every expected value, in
+the comparison and in the words, comes from the reference solution's record
+(``expected.Expected``, derived by calibration), never from a constant here. The same
+functions serve the student's ``grader.check`` (public checks only) and the
+instructor's grader (all checks, with the grader's own figures in ``facts.grader``).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Callable
 
+from . import expected as expected_record
+from .expected import Expected, ExpectedArray
 from .facts import ArrayFacts, ModelFacts, SubmissionFacts
 
 QUESTIONS = ("q1_load", "q2_model", "q3_compile", "q4_fit", "q5_evaluate", "q6_predict")
 
-TRAIN_IMAGES, TEST_IMAGES, CLASSES = 60_000, 10_000, 10
-EPOCHS, BATCH_SIZE, VALIDATION_SPLIT = 10, 32, 0.2
-STEPS_PER_EPOCH = 1_500  # 60,000 x (1 - 0.2) / 32
-PARAMETERS = 101_770  # 784 x 128 + 128 + 128 x 10 + 10
 ACCURACY_TOLERANCE = 0.005  # test_acc may differ this much from the grader's own evaluation
 MIN_ARGMAX_AGREEMENT = 0.999  # float noise may flip a near-tie on a handful of images
 
@@ -29,7 +31,9 @@ class Check:
     description: str
     points: int
     hidden: bool
-    function: Callable[[SubmissionFacts], str | None]
+    function: Callable[[SubmissionFacts, Expected], str | None]
+    # Checks whose failure already charged this one's mistake: then this one is feedback only (0 points).
+    excused_by: tuple[Callable, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class CheckResult:
     points: int
     hidden: bool
     message: str | None  # None when the check passed
+    excused: bool = False  # failed, but another check already charged the same mistake: feedback only
 
     @property
     def passed(self) -> bool:
@@ -46,7 +51,7 @@ class CheckResult:
 
     @property
     def score(self) -> int:
-        return self.points if self.passed else 0
+        return self.points if self.passed or self.excused else 0
 
 
 # --- helpers that phrase the common failures -----------------------------------------------
@@ -87,6 +92,19 @@ def _fmt(number: float) -> str:
     return f"{number:,.4g}" if abs(number) < 1000 else f"{number:,.0f}"
 
 
+def _shape(shape) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _count_word(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
+
+
+def _and(items) -> str:
+    items = [str(item) for item in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 # --- q1_load ---------------------------------------------------------------------------------
 
 
@@ -105,11 +123,20 @@ def _not_the_data(array: ArrayFacts, verified, what: str, hint: str) -> str | No
     return None
 
 
-def image_shapes(facts: SubmissionFacts) -> str | None:
-    hint = "load the full data set with fashion_mnist.load_data() and do not reshape or slice it"
+def _reshaped(expected: Expected) -> bool:
+    return expected.data.x_train.shape[1:] != (28, 28)
+
+
+def image_shapes(facts: SubmissionFacts, expected: Expected) -> str | None:
+    if _reshaped(expected):
+        channels = expected.data.x_train.shape[1:]
+        hint = (f"load the full data set with fashion_mnist.load_data() and reshape each image to {channels} "
+                f"(x_train.reshape(-1, {', '.join(map(str, channels))})), without slicing it")
+    else:
+        hint = "load the full data set with fashion_mnist.load_data() and do not reshape or slice it"
     shapes = _first(
-        _shape_problem(facts.x_train, (TRAIN_IMAGES, 28, 28), hint),
-        _shape_problem(facts.x_test, (TEST_IMAGES, 28, 28), hint),
+        _shape_problem(facts.x_train, expected.data.x_train.shape, hint),
+        _shape_problem(facts.x_test, expected.data.x_test.shape, hint),
     )
     if shapes or facts.grader is None:  # the student's check sees only the shapes
         return shapes
@@ -120,11 +147,11 @@ def image_shapes(facts: SubmissionFacts) -> str | None:
     )
 
 
-def label_shapes(facts: SubmissionFacts) -> str | None:
+def label_shapes(facts: SubmissionFacts, expected: Expected) -> str | None:
     hint = "keep one integer label per image, exactly as fashion_mnist.load_data() returns them"
     shapes = _first(
-        _shape_problem(facts.y_train, (TRAIN_IMAGES,), hint),
-        _shape_problem(facts.y_test, (TEST_IMAGES,), hint),
+        _shape_problem(facts.y_train, expected.data.y_train.shape, hint),
+        _shape_problem(facts.y_test, expected.data.y_test.shape, hint),
     )
     if shapes or facts.grader is None:
         return shapes
@@ -134,120 +161,274 @@ def label_shapes(facts: SubmissionFacts) -> str | None:
     )
 
 
-def images_are_floats(facts: SubmissionFacts) -> str | None:
+def _scaling(array: ExpectedArray) -> tuple[float, float]:
+    return tuple(array.scaling) if array.scaling else (1.0, 0.0)
+
+
+def _is_raw(scaling) -> bool:
+    return abs(scaling[0] - 1) < 1e-9 and abs(scaling[1]) < 1e-9
+
+
+def _scaling_hint(scaling) -> str:
+    """How to get the reference's pixels, in the student's words."""
+    a, b = scaling
+    if _is_raw(scaling):
+        return "keep the pixels as fashion_mnist.load_data() returns them (0 to 255)"
+    divisor = float(f"{1 / a:.6g}")
+    shown = f"{divisor:.1f}" if divisor.is_integer() else f"{divisor:g}"
+    if abs(b) < 1e-9:
+        return f"divide the pixels by {shown}"
+    return f"scale the pixels to [{_fmt(b)}, {_fmt(255 * a + b)}] (pixels / {shown} + {b:.6g})"
+
+
+def _shown_scaling(scaling) -> str:
+    a, b = scaling
+    if _is_raw(scaling):
+        return "the unscaled pixels (0 to 255)"
+    if abs(b) < 1e-9 and abs(a * 255 - 1) < 1e-6:
+        return "pixels / 255"
+    return f"pixels x {a:.4g}" + (f" + {b:.4g}" if b else "")
+
+
+def images_are_floats(facts: SubmissionFacts, expected: Expected) -> str | None:
+    wanted = expected.data.x_train.dtype_kind
     for array in (facts.x_train, facts.x_test):
         if unusable := _array_unusable(array):
             return unusable
-        if array.dtype_kind != "f":
+        if wanted == "f" and array.dtype_kind != "f":
             return (
                 f"{array.name} has dtype {array.dtype} but expected a floating-point dtype: "
-                f"divide by 255.0 so the pixels become floats"
+                f"{_scaling_hint(_scaling(expected.data.x_train))} so the pixels become floats"
             )
+        if wanted != "f" and array.dtype_kind not in ("u", "i", "f"):
+            return f"{array.name} has dtype {array.dtype} but expected numbers: {_scaling_hint((1.0, 0.0))}"
     return None
 
 
-def images_are_scaled(facts: SubmissionFacts) -> str | None:
+def images_are_scaled(facts: SubmissionFacts, expected: Expected) -> str | None:
+    scaling = _scaling(expected.data.x_train)
+    low, high = scaling[1], 255 * scaling[0] + scaling[1]
+    hint = _scaling_hint(scaling)
     for array in (facts.x_train, facts.x_test):
         if unusable := _array_unusable(array):
             return unusable
         if array.minimum is None or array.maximum is None:
             return f"{array.name} is empty: keep the arrays returned by fashion_mnist.load_data()"
         observed = f"ranges from {_fmt(array.minimum)} to {_fmt(array.maximum)}"
-        if array.minimum < 0 or array.maximum > 1:
-            return f"{array.name} {observed} but expected values in [0, 1]: divide the pixels by 255.0"
-        if abs(array.maximum - 1.0) > 1e-6:
+        if array.minimum < low - 1e-6 or array.maximum > high + 1e-6:
+            return f"{array.name} {observed} but expected values in [{_fmt(low)}, {_fmt(high)}]: {hint}"
+        if abs(array.maximum - high) > 1e-6:
             return (
-                f"{array.name} {observed} but expected the brightest pixel to be exactly 1: "
-                f"divide by 255.0 (the largest pixel value), once"
+                f"{array.name} {observed} but expected the brightest pixel to be exactly {_fmt(high)}: "
+                + (f"{hint} (the largest pixel value), once" if not _is_raw(scaling) else hint)
             )
     if facts.grader is not None:  # at grading: the values themselves, not only their range
-        checked = ((facts.x_train, facts.grader.x_train_scaling, TRAIN_IMAGES), (facts.x_test, facts.grader.x_test_scaling, TEST_IMAGES))
-        for array, scaling, images in checked:
-            if scaling is None:
-                if array.shape != (images, 28, 28):
+        checked = ((facts.x_train, facts.grader.x_train_scaling, expected.data.x_train.shape),
+                   (facts.x_test, facts.grader.x_test_scaling, expected.data.x_test.shape))
+        for array, observed, shape in checked:
+            if observed is None:
+                if array.shape != shape:
                     continue  # a slice of the data cannot be compared value by value: the shape check charges it
-                return f"{array.name} is in [0, 1] but is not load_data()'s images divided by 255: divide the pixels by 255.0"
-            if abs(scaling[0] * 255 - 1) > 1e-6 or abs(scaling[1]) > 1e-6:
-                return (f"{array.name} is pixels x {scaling[0]:.4g} + {scaling[1]:.4g} but expected pixels / 255: "
-                        f"divide the pixels by 255.0 and nothing else")
+                return (f"{array.name} is in [{_fmt(low)}, {_fmt(high)}] but is not load_data()'s images as "
+                        f"{_shown_scaling(scaling)}: {hint}")
+            if abs(observed[0] - scaling[0]) > 1e-6 * abs(scaling[0]) or abs(observed[1] - scaling[1]) > 1e-6:
+                return (f"{array.name} holds {_shown_scaling(observed)} but expected {_shown_scaling(scaling)}: "
+                        f"{hint} and nothing else")
     return None
 
 
 # --- q2_model --------------------------------------------------------------------------------
 
 
-def _dense_layers(model: ModelFacts):
-    return [layer for layer in model.layers if layer.type == "Dense"]
-
-
-# Scaling inside the model instead of the arrays is charged once, by q1's scaling checks.
+# Scaling inside the model instead of the arrays is charged once, by q1's scaling checks,
+# unless the reference scales inside its model itself.
 SCALING_LAYERS = ("Rescaling", "Lambda")
 
 
-def layer_types(facts: SubmissionFacts) -> str | None:
+def _expected_types(expected: Expected) -> list[str]:
+    return [layer.type for layer in expected.model.layers]
+
+
+def _observed_layers(model: ModelFacts, expected: Expected):
+    scaled_inside = set(SCALING_LAYERS) & set(_expected_types(expected))
+    return [layer for layer in model.layers if scaled_inside or layer.type not in SCALING_LAYERS]
+
+
+def _types_hint(types: list[str], expected: Expected) -> str:
+    if types and types[0] == "Flatten" and set(types[1:]) == {"Dense"}:
+        image = _shape(expected.model.input_shape[1:]) if expected.model.input_shape else "28x28"
+        pixels = math.prod(n for n in (expected.model.input_shape or (None, 28, 28))[1:] if n)
+        return (f"Flatten turns each {image} image into {pixels} numbers, "
+                f"then {_count_word(len(types) - 1)} Dense layers classify it")
+    return f"build the model from these {len(types)} layers, in this order"
+
+
+def layer_types(facts: SubmissionFacts, expected: Expected) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
-    observed = [layer.type for layer in facts.model.layers if layer.type not in SCALING_LAYERS]
-    if observed != ["Flatten", "Dense", "Dense"]:
-        return (
-            f"model has layers {observed} but expected ['Flatten', 'Dense', 'Dense']: "
-            f"Flatten turns each 28x28 image into 784 numbers, then two Dense layers classify it"
-        )
-    if facts.model.operations:  # keras.ops between the layers: not the lesson's network, whatever its layers
-        return (f"model computes {list(facts.model.operations)} between its layers but expected only the layers "
-                f"['Flatten', 'Dense', 'Dense']: pass each layer's output straight to the next one")
+    observed = [layer.type for layer in _observed_layers(facts.model, expected)]
+    wanted = _expected_types(expected)
+    if observed != wanted:
+        return f"model has layers {observed} but expected {wanted}: {_types_hint(wanted, expected)}"
     return None
 
 
-def dense_units(facts: SubmissionFacts) -> str | None:
+def _graded_by_type(expected: Expected) -> dict[str, list[dict]]:
+    """Per layer type (in order of appearance), the graded attributes of each of its layers."""
+    by_type: dict[str, list[dict]] = {}
+    for layer in expected.model.layers:
+        by_type.setdefault(layer.type, []).append(layer.attributes())
+    return {kind: attributes for kind, attributes in by_type.items() if any(attributes)}
+
+
+def _attribute_words(name: str, values: list) -> str:
+    if name == "units":
+        return f"{_and(values)} units"
+    shown = [("x".join(map(str, v)) if isinstance(v, tuple) else f"{v:g}" if isinstance(v, float) else str(v))
+             for v in values]
+    return f"{name.replace('_', ' ')} {_and(shown)}"
+
+
+def _sizes_description(expected: Expected) -> str:
+    phrases = []
+    for kind, layers in _graded_by_type(expected).items():
+        names = [name for name in expected_record.LAYER_ATTRIBUTES if any(name in layer for layer in layers)]
+        phrases.append(f"{kind} layers have " + ", ".join(
+            _attribute_words(name, [layer.get(name) for layer in layers]) for name in names))
+    return "; ".join(phrases) or "layers have the reference's sizes"
+
+
+def _sizes_hint(kind: str, name: str, values: list, expected: Expected) -> str:
+    if kind == "Dense" and name == "units" and values and values[-1] == expected.data.classes:
+        hidden = values[:-1]
+        if not hidden:
+            return "one output unit per clothing class"
+        layers = "a hidden layer" if len(hidden) == 1 else "hidden layers"
+        return f"{layers} of {_and(hidden)} units, then one output unit per clothing class"
+    return f"give the {kind} layers {name}={_and(values)}, in this order"
+
+
+def layer_sizes(facts: SubmissionFacts, expected: Expected) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
-    observed = [layer.units for layer in _dense_layers(facts.model)]
-    if observed != [128, CLASSES]:
-        return (
-            f"model's Dense layers have units {observed} but expected [128, 10]: "
-            f"a hidden layer of 128 units, then one output unit per clothing class"
-        )
+    for kind, layers in _graded_by_type(expected).items():
+        found = [layer for layer in _observed_layers(facts.model, expected) if layer.type == kind]
+        for name in expected_record.LAYER_ATTRIBUTES:
+            if not any(name in layer for layer in layers):
+                continue
+            wanted = [layer.get(name) for layer in layers]
+            observed = [getattr(layer, name) for layer in found]
+            if len(observed) != len(wanted) or any(w is not None and not _same(o, w) for o, w in zip(observed, wanted)):
+                return (f"model's {kind} layers have {name} {_listed(observed)} but expected {_listed(wanted)}: "
+                        f"{_sizes_hint(kind, name, wanted, expected)}")
     return None
 
 
-def dense_activations(facts: SubmissionFacts) -> str | None:
+def _same(observed, wanted) -> bool:
+    if isinstance(wanted, float) and isinstance(observed, (int, float)):
+        return abs(observed - wanted) <= 1e-6 * max(1.0, abs(wanted))
+    return observed == wanted
+
+
+def _listed(values: list) -> str:
+    return "[" + ", ".join("None" if v is None else repr(v) for v in values) + "]"
+
+
+def _activations(expected: Expected) -> list[tuple[str, int, str]]:
+    """(layer type, its index among that type's layers, activation) of each graded activation."""
+    seen: dict[str, int] = {}
+    graded = []
+    for layer in expected.model.layers:
+        index = seen[layer.type] = seen.get(layer.type, -1) + 1
+        if layer.activation is not None:
+            graded.append((layer.type, index, layer.activation))
+    return graded
+
+
+def _activations_hint(kind: str, wanted: list, expected: Expected) -> str:
+    if kind == "Dense" and wanted and wanted[-1] == "softmax" and all(w == wanted[0] for w in wanted[:-1]):
+        hidden = "" if len(wanted) == 1 else (
+            f"{wanted[0]} in the hidden layer, " if len(wanted) == 2 else f"{wanted[0]} in the hidden layers, ")
+        return f"{hidden}softmax on the output so it gives class probabilities"
+    return f"give the {kind} layers activation={_and(repr(w) for w in wanted)}, in this order"
+
+
+def layer_activations(facts: SubmissionFacts, expected: Expected) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
-    observed = [layer.activation for layer in _dense_layers(facts.model)]
-    if observed != ["relu", "softmax"]:
-        return (
-            f"model's Dense layers use activations {observed} but expected ['relu', 'softmax']: "
-            f"relu in the hidden layer, softmax on the output so it gives class probabilities"
-        )
+    layers = _observed_layers(facts.model, expected)
+    for kind in dict.fromkeys(kind for kind, _, _ in _activations(expected)):
+        count = sum(1 for layer in expected.model.layers if layer.type == kind)
+        wanted = [None] * count
+        for graded_kind, index, activation in _activations(expected):
+            if graded_kind == kind:
+                wanted[index] = activation
+        observed = [layer.activation for layer in layers if layer.type == kind]
+        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted)):
+            return (f"model's {kind} layers use activations {observed} but expected {wanted}: "
+                    f"{_activations_hint(kind, [w for w in wanted if w], expected)}")
     return None
 
 
-def input_shape(facts: SubmissionFacts) -> str | None:
+def _input_hint(expected: Expected) -> str:
+    shape = tuple(expected.model.input_shape[1:])
+    first = expected.model.layers[0].type if expected.model.layers else "the first layer"
+    return f"start the model with keras.Input(shape={shape}) or give {first} input_shape={shape}"
+
+
+def input_shape(facts: SubmissionFacts, expected: Expected) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
-    observed = facts.model.input_shape
-    if observed != (None, 28, 28):
-        return (
-            f"model has input shape {observed} but expected (None, 28, 28): "
-            f"start the model with keras.Input(shape=(28, 28)) or give Flatten input_shape=(28, 28), "
-            f"one 28x28 image per example"
-        )
+    observed, wanted = facts.model.input_shape, expected.model.input_shape
+    if observed != wanted:
+        return (f"model has input shape {observed} but expected {wanted}: {_input_hint(expected)}, "
+                f"one {_shape(wanted[1:])} image per example")
     return None
 
 
-def parameter_count(facts: SubmissionFacts) -> str | None:
+def _next_shape(shape, layer):
+    """The output shape (without the batch) of ``layer`` on ``shape``, where the rubric can tell; else None."""
+    if shape is None:
+        return None
+    if layer.type == "Flatten":
+        return (math.prod(shape),)
+    if layer.type == "Dense" and layer.units:
+        return (*shape[:-1], layer.units)
+    if layer.type == "Reshape":
+        return layer.target_shape
+    if layer.type in ("Conv2D", "MaxPooling2D", "AveragePooling2D") and len(shape) == 3:
+        window = layer.kernel_size if layer.type == "Conv2D" else (layer.pool_size or (2, 2))
+        strides = layer.strides or ((1, 1) if layer.type == "Conv2D" else window)
+        size = [(n + s - 1) // s if layer.padding == "same" else (n - k) // s + 1
+                for n, k, s in zip(shape[:2], window, strides)]
+        return (*size, layer.filters if layer.type == "Conv2D" else shape[2])
+    if layer.type in ("Dropout", "BatchNormalization", "Rescaling"):
+        return shape
+    return None
+
+
+def _parameters_explained(expected: Expected) -> str:
+    """784x128 weights + 128 biases + ...: each layer's share, in the lesson's words where it is a Dense layer."""
+    shape = tuple(expected.model.input_shape[1:]) if expected.model.input_shape else None
+    parts = []
+    for layer in expected.model.layers:
+        if layer.type == "Dense" and shape is not None and len(shape) == 1 and layer.units:
+            parts.append(f"{shape[0]}x{layer.units} weights + {layer.units} biases")
+        elif layer.param_count:
+            parts.append(f"{layer.param_count:,} in the {layer.type} layer")
+        shape = _next_shape(shape, layer)
+    return " + ".join(parts)
+
+
+def parameter_count(facts: SubmissionFacts, expected: Expected) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
-    observed = facts.model.param_count
+    observed, wanted = facts.model.param_count, expected.model.param_count
     if observed is None:
-        return ("model has not been built, so it has no parameters yet: start the model with "
-                "keras.Input(shape=(28, 28)) or give Flatten input_shape=(28, 28)")
-    if observed != PARAMETERS:
-        return (
-            f"model has {observed:,} parameters but expected {PARAMETERS:,}: "
-            f"784x128 weights + 128 biases + 128x10 weights + 10 biases"
-        )
+        return f"model has not been built, so it has no parameters yet: {_input_hint(expected)}"
+    if observed != wanted:
+        explained = _parameters_explained(expected)
+        return f"model has {observed:,} parameters but expected {wanted:,}" + (f": {explained}" if explained else "")
     return None
 
 
@@ -262,44 +443,80 @@ def _compiled_problem(model: ModelFacts) -> str | None:
     return None
 
 
-def optimizer_is_adam(facts: SubmissionFacts) -> str | None:
-    model = facts.model
+OPTIMIZER_CLASSES = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adamw": "AdamW", "adagrad": "Adagrad",
+                     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam", "ftrl": "Ftrl", "lion": "Lion"}
+
+
+def _optimizer_call(expected: Expected) -> str:
+    name = expected.compile.optimizer
+    if expected.compile.learning_rate is None:
+        return f"optimizer={name!r}"
+    return f"optimizer=keras.optimizers.{OPTIMIZER_CLASSES.get(name, name)}(learning_rate={expected.compile.learning_rate:g})"
+
+
+def optimizer_matches(facts: SubmissionFacts, expected: Expected) -> str | None:
+    model, wanted = facts.model, expected.compile
     if unusable := _compiled_problem(model):
         return unusable
-    if model.optimizer != "adam":
-        return f"optimizer is {model.optimizer!r} but expected 'adam': pass optimizer='adam' to model.compile"
+    if model.optimizer != wanted.optimizer:
+        return (f"optimizer is {model.optimizer!r} but expected {wanted.optimizer!r}: "
+                f"pass {_optimizer_call(expected)} to model.compile")
+    if wanted.learning_rate is not None and (model.learning_rate is None
+                                             or not _same(model.learning_rate, wanted.learning_rate)):
+        shown = "not a fixed number" if model.learning_rate is None else f"{model.learning_rate:g}"
+        return (f"optimizer's learning rate is {shown} but expected {wanted.learning_rate:g}: "
+                f"pass {_optimizer_call(expected)} to model.compile")
     return None
 
 
-def loss_is_sparse_crossentropy(facts: SubmissionFacts) -> str | None:
-    model = facts.model
+def loss_matches(facts: SubmissionFacts, expected: Expected) -> str | None:
+    model, wanted = facts.model, expected.compile.loss
     if unusable := _compiled_problem(model):
         return unusable
-    if model.loss == "sparse_categorical_crossentropy":
+    if model.loss == wanted:
         return None
     integer_labels = facts.y_train.dtype_kind in ("i", "u") and len(facts.y_train.shape or ()) == 1
-    if model.loss == "categorical_crossentropy" and integer_labels:
+    if wanted == "sparse_categorical_crossentropy" and model.loss == "categorical_crossentropy" and integer_labels:
         return (
             "loss is 'categorical_crossentropy' but y_train holds integer labels: "
             "use 'sparse_categorical_crossentropy'"
         )
-    return (
-        f"loss is {model.loss!r} but expected 'sparse_categorical_crossentropy': "
-        f"the labels are integers 0-9 and the output is a softmax over 10 classes"
-    )
+    why = (f": the labels are integers 0-{expected.data.classes - 1} and the output is a softmax over "
+           f"{expected.data.classes} classes" if wanted == "sparse_categorical_crossentropy" else
+           f": pass loss={wanted!r} to model.compile")
+    return f"loss is {model.loss!r} but expected {wanted!r}{why}"
 
 
-def metrics_include_accuracy(facts: SubmissionFacts) -> str | None:
+ACCURACY_METRICS = ("accuracy", "acc", "sparse_categorical_accuracy")
+
+
+def metrics_match(facts: SubmissionFacts, expected: Expected) -> str | None:
     model = facts.model
     if unusable := _compiled_problem(model):
         return unusable
-    accepted = {"accuracy", "acc", "sparse_categorical_accuracy"}
-    if not accepted & set(model.metrics):
-        return f"metrics are {list(model.metrics)} but expected ['accuracy']: pass metrics=['accuracy'] to model.compile"
+    wanted = [name for name in expected.compile.metrics]
+    missing = [name for name in wanted if not ({name} | _synonyms(name)) & set(model.metrics)]
+    if missing:
+        return (f"metrics are {list(model.metrics)} but expected {wanted}: "
+                f"pass metrics={wanted} to model.compile")
     return None
 
 
+def _synonyms(name: str) -> set[str]:
+    return set(ACCURACY_METRICS) if name in ACCURACY_METRICS else set()
+
+
 # --- q4_fit ----------------------------------------------------------------------------------
+
+
+def _fit_call(expected: Expected) -> str:
+    fit = expected.fit
+    words = [f"epochs={fit.epochs}"]
+    if fit.batch_size is not None:
+        words.append(f"batch_size={fit.batch_size}")
+    if fit.validation_split is not None:
+        words.append(f"validation_split={fit.validation_split:g}")
+    return ", ".join(words)
 
 
 def _history_problem(facts: SubmissionFacts) -> str | None:
@@ -326,70 +543,80 @@ def _history_problem(facts: SubmissionFacts) -> str | None:
     return None
 
 
-def epochs_trained(facts: SubmissionFacts) -> str | None:
+def epochs_trained(facts: SubmissionFacts, expected: Expected) -> str | None:
     if problem := _history_problem(facts):
         return problem
-    history = facts.history
-    if history.epochs != EPOCHS or history.epochs_recorded != EPOCHS:
-        observed = history.epochs_recorded if history.epochs == EPOCHS else history.epochs
-        return f"{history.source} shows {observed} epochs but expected {EPOCHS}: pass epochs=10 to model.fit"
+    history, epochs = facts.history, expected.fit.epochs
+    if history.epochs != epochs or history.epochs_recorded != epochs:
+        observed = history.epochs_recorded if history.epochs == epochs else history.epochs
+        return f"{history.source} shows {observed} epochs but expected {epochs}: pass epochs={epochs} to model.fit"
     return None
 
 
-def steps_per_epoch(facts: SubmissionFacts) -> str | None:
+def _steps_explained(expected: Expected) -> str:
+    fit, images = expected.fit, expected.data.x_train.shape[0]
+    if fit.batch_size is None:
+        return ""
+    if fit.validation_split:
+        kept = round(images * (1 - fit.validation_split))
+        return f" ({kept:,} training images after validation_split={fit.validation_split:g}, in batches of {fit.batch_size})"
+    return f" ({images:,} training images in batches of {fit.batch_size})"
+
+
+def steps_per_epoch(facts: SubmissionFacts, expected: Expected) -> str | None:
     if problem := _history_problem(facts):
         return problem
-    observed = facts.history.steps_per_epoch
-    if observed != STEPS_PER_EPOCH:
-        return (
-            f"{facts.history.source} shows {observed} steps per epoch but expected {STEPS_PER_EPOCH:,} "
-            f"(48,000 training images after validation_split=0.2, in batches of 32): "
-            f"pass batch_size=32 and validation_split=0.2 to model.fit"
-        )
+    observed, wanted = facts.history.steps_per_epoch, expected.fit.steps_per_epoch
+    if observed != wanted:
+        fit = expected.fit
+        passes = [f"batch_size={fit.batch_size}"] if fit.batch_size is not None else []
+        passes += [f"validation_split={fit.validation_split:g}"] if fit.validation_split is not None else []
+        hint = f"pass {' and '.join(passes)} to model.fit" if passes else "fit on the whole training set as the lesson does"
+        return (f"{facts.history.source} shows {observed} steps per epoch but expected {wanted:,}"
+                f"{_steps_explained(expected)}: {hint}")
     return None
 
 
-def validation_recorded(facts: SubmissionFacts) -> str | None:
+def validation_recorded(facts: SubmissionFacts, expected: Expected) -> str | None:
     if problem := _history_problem(facts):
         return problem
     names = facts.history.metric_names
-    if not ({"val_loss"} <= set(names) and facts.history.val_accuracy):
-        return (
-            f"{facts.history.source} records {list(names)} but expected val_loss and val_accuracy too: "
-            f"pass validation_split=0.2 to model.fit"
-        )
+    recorded = {"val_loss"} <= set(names) and bool(facts.history.val_accuracy)
+    if expected.fit.validation and not recorded:
+        how = (f"pass validation_split={expected.fit.validation_split:g} to model.fit"
+               if expected.fit.validation_split is not None else "pass validation data to model.fit")
+        return f"{facts.history.source} records {list(names)} but expected val_loss and val_accuracy too: {how}"
+    if not expected.fit.validation and any(name.startswith("val_") for name in names):
+        return (f"{facts.history.source} records {list(names)} but expected no validation metrics: "
+                f"train on the whole training set ({_fit_call(expected)})")
     return None
 
 
-def trained_once(facts: SubmissionFacts) -> str | None:
+def trained_once(facts: SubmissionFacts, expected: Expected) -> str | None:
     if unusable := _model_unusable(facts.model):
         return unusable
     observed = facts.model.optimizer_iterations
-    expected = EPOCHS * STEPS_PER_EPOCH
-    if observed != expected:
-        shown = "no" if not observed else f"{observed:,}"
-        if observed and observed > expected and facts.grader is not None:  # graded: one run from the top did this
-            return (
-                f"model took {shown} training steps but expected {expected:,} (10 epochs x 1,500 steps): "
-                f"run from the top, the notebook trains the same model more than once; call model.fit once"
-            )
-        if observed and observed > expected:  # in the student's kernel: usually the fit cell run twice
-            return (
-                f"model took {shown} training steps but expected {expected:,} (10 epochs x 1,500 steps): "
+    wanted = expected.training_steps
+    if observed == wanted:
+        return None
+    steps = f"{wanted:,} ({expected.fit.epochs} epochs x {expected.fit.steps_per_epoch:,} steps)"
+    if not observed:  # never trained: nothing to re-run yet
+        return f"model has not been trained (0 training steps) but expected {steps}: train it once with model.fit({_fit_call(expected)})"
+    if observed > wanted and facts.grader is not None:  # graded: one run from the top did this
+        return (f"model took {observed:,} training steps but expected {steps}: "
+                f"run from the top, the notebook trains the same model more than once; call model.fit once")
+    if observed > wanted:  # in the student's kernel: usually the fit cell run twice
+        return (f"model took {observed:,} training steps but expected {steps}: "
                 f"re-running the fit cell trains the same model further; the grader runs your notebook once "
-                f"from the top, so restart and run all (Kernel > Restart & Run All) to clear this"
-            )
-        return (
-            f"model took {shown} training steps but expected {expected:,} (10 epochs x 1,500 steps): "
-            f"compile and fit the same model once; re-running the fit cell trains it further"
-        )
-    return None
+                f"from the top, so restart and run all (Kernel > Restart & Run All) to clear this")
+    return (f"model took {observed:,} training steps but expected {steps}: "
+            f"compile and fit the same model once; re-running the fit cell trains it further")
 
 
 # --- q5_evaluate -----------------------------------------------------------------------------
 
 
-def test_acc_is_a_fraction(facts: SubmissionFacts) -> str | None:
+def test_acc_is_a_fraction(facts: SubmissionFacts, expected: Expected | None = None) -> str | None:
     test_acc = facts.test_acc
     if unusable := _unusable("test_acc", test_acc, "use test_loss, test_acc = model.evaluate(x_test, y_test)"):
         return unusable
@@ -409,14 +636,14 @@ def _grader_problem(facts: SubmissionFacts) -> str | None:
     return None
 
 
-def test_acc_matches_grader(facts: SubmissionFacts) -> str | None:
+def test_acc_matches_grader(facts: SubmissionFacts, expected: Expected | None = None) -> str | None:
     if problem := test_acc_is_a_fraction(facts) or _grader_problem(facts):
         return problem
-    observed, expected = facts.test_acc.value, facts.grader.test_accuracy
-    if abs(observed - expected) > ACCURACY_TOLERANCE:
+    observed, wanted = facts.test_acc.value, facts.grader.test_accuracy
+    if abs(observed - wanted) > ACCURACY_TOLERANCE:
         return (
             f"test_acc is {observed:.4f} but the grader's evaluation of model on {_evaluated_on(facts)} gives "
-            f"{expected:.4f}: compute test_acc with model.evaluate(x_test, y_test) after training, and do not change it"
+            f"{wanted:.4f}: compute test_acc with model.evaluate(x_test, y_test) after training, and do not change it"
         )
     return None
 
@@ -425,7 +652,7 @@ def _evaluated_on(facts: SubmissionFacts) -> str:
     return facts.grader.evaluated_on or "the test set"
 
 
-def accuracy_above_threshold(facts: SubmissionFacts) -> str | None:
+def accuracy_above_threshold(facts: SubmissionFacts, expected: Expected) -> str | None:
     if problem := _grader_problem(facts):
         return problem
     observed, threshold = facts.grader.test_accuracy, facts.grader.accuracy_threshold
@@ -433,9 +660,10 @@ def accuracy_above_threshold(facts: SubmissionFacts) -> str | None:
         return "the grader was given no accuracy threshold: record one with `python -m autograder calibrate`"
     if observed is None or observed < threshold:
         shown = "no accuracy" if observed is None else f"{observed:.4f}"
+        data = "the scaled data" if not _is_raw(_scaling(expected.data.x_train)) else "the data"
         return (
             f"model reaches {shown} on {_evaluated_on(facts)} but expected at least {threshold:.4f}: "
-            f"train the lesson's model on the scaled data for 10 epochs"
+            f"train the lesson's model on {data} for {expected.fit.epochs} epochs"
         )
     return None
 
@@ -447,23 +675,24 @@ def _predictions_problem(facts: SubmissionFacts) -> str | None:
     return _unusable("predictions", facts.predictions, "use predictions = model.predict(x_test)")
 
 
-def predictions_shape(facts: SubmissionFacts) -> str | None:
+def predictions_shape(facts: SubmissionFacts, expected: Expected) -> str | None:
     if problem := _predictions_problem(facts):
         return problem
-    if facts.predictions.shape != (TEST_IMAGES, CLASSES):
+    if facts.predictions.shape != expected.predictions_shape:
         return (
-            f"predictions has shape {facts.predictions.shape} but expected (10000, 10): "
+            f"predictions has shape {facts.predictions.shape} but expected {expected.predictions_shape}: "
             f"predict every test image, predictions = model.predict(x_test)"
         )
     return None
 
 
-def predictions_are_probabilities(facts: SubmissionFacts) -> str | None:
+def predictions_are_probabilities(facts: SubmissionFacts, expected: Expected) -> str | None:
     if problem := _predictions_problem(facts):
         return problem
     predictions = facts.predictions
     if predictions.minimum is None or predictions.max_row_sum_error is None:
-        return f"predictions has shape {predictions.shape} but expected one row of 10 probabilities per image"
+        return (f"predictions has shape {predictions.shape} but expected one row of {expected.data.classes} "
+                f"probabilities per image")
     if predictions.minimum < -1e-6 or predictions.max_row_sum_error > 1e-3:
         return (
             f"predictions rows have minimum {predictions.minimum:.3g} and sums off 1 by up to "
@@ -473,8 +702,8 @@ def predictions_are_probabilities(facts: SubmissionFacts) -> str | None:
     return None
 
 
-def predictions_match_model(facts: SubmissionFacts) -> str | None:
-    if problem := predictions_shape(facts) or _grader_problem(facts):
+def predictions_match_model(facts: SubmissionFacts, expected: Expected) -> str | None:
+    if problem := predictions_shape(facts, expected) or _grader_problem(facts):
         return problem
     agreement = facts.grader.argmax_agreement
     if agreement is None or agreement < MIN_ARGMAX_AGREEMENT:
@@ -486,45 +715,112 @@ def predictions_match_model(facts: SubmissionFacts) -> str | None:
     return None
 
 
-RUBRIC: tuple[Check, ...] = (
-    Check("q1_load", "x_train and x_test have the full data set's shapes", 1, False, image_shapes),
-    Check("q1_load", "y_train and y_test hold one label per image", 1, False, label_shapes),
-    Check("q1_load", "images are floating point", 1, False, images_are_floats),
-    Check("q1_load", "pixels are scaled to [0, 1]", 1, False, images_are_scaled),
-    Check("q2_model", "layers are Flatten, Dense, Dense", 1, False, layer_types),
-    Check("q2_model", "Dense layers have 128 and 10 units", 1, False, dense_units),
-    Check("q2_model", "activations are relu and softmax", 1, False, dense_activations),
-    Check("q2_model", "input shape is (None, 28, 28)", 1, False, input_shape),
-    Check("q2_model", "101,770 parameters", 1, False, parameter_count),
-    Check("q3_compile", "optimizer is Adam", 1, False, optimizer_is_adam),
-    Check("q3_compile", "loss is sparse categorical cross-entropy", 1, False, loss_is_sparse_crossentropy),
-    Check("q3_compile", "metrics include accuracy", 1, False, metrics_include_accuracy),
-    Check("q4_fit", "10 epochs", 1, False, epochs_trained),
-    Check("q4_fit", "1,500 steps per epoch (batch size 32, validation split 0.2)", 1, False, steps_per_epoch),
-    Check("q4_fit", "validation metrics recorded", 1, False, validation_recorded),
-    Check("q4_fit", "model trained exactly 10 x 1,500 steps", 1, False, trained_once),
-    # Feedback only (0 points): any constant passes it. The points are for the verified value.
-    Check("q5_evaluate", "test_acc is a fraction", 0, False, test_acc_is_a_fraction),
-    Check("q5_evaluate", "test_acc matches the grader's evaluation", 2, True, test_acc_matches_grader),
-    Check("q5_evaluate", "test accuracy reaches the threshold", 1, True, accuracy_above_threshold),
-    # Feedback only: an invented array of the right form passes both. The points are for agreeing with the model.
-    Check("q6_predict", "predictions have shape (10000, 10)", 0, False, predictions_shape),
-    Check("q6_predict", "rows are probability distributions", 0, False, predictions_are_probabilities),
-    Check("q6_predict", "argmax agrees with the grader's predictions", 3, True, predictions_match_model),
-)
+def build_rubric(expected: Expected) -> tuple[Check, ...]:
+    """The checks, each described in the words of ``expected`` (README's table, the reports and overrides use these)."""
+    fit, model = expected.fit, expected.model
+    shapes = tuple(expected.predictions_shape)
+    activations = [activation for _, _, activation in _activations(expected)]
+    optimizer = OPTIMIZER_CLASSES.get(expected.compile.optimizer, expected.compile.optimizer)
+    if expected.compile.learning_rate is not None:
+        optimizer += f" with learning rate {expected.compile.learning_rate:g}"
+    steps_how = ", ".join(part for part in (
+        f"batch size {fit.batch_size}" if fit.batch_size is not None else "",
+        f"validation split {fit.validation_split:g}" if fit.validation_split is not None else "") if part)
+    scaling = _scaling(expected.data.x_train)
+    low, high = scaling[1], 255 * scaling[0] + scaling[1]
+    checks = (
+        Check("q1_load", "x_train and x_test have the full data set's shapes", 1, False, image_shapes),
+        Check("q1_load", "y_train and y_test hold one label per image", 1, False, label_shapes),
+        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are numbers",
+              1, False, images_are_floats),
+        Check("q1_load", f"pixels are scaled to [{_fmt(low)}, {_fmt(high)}]" if not _is_raw(scaling)
+              else "pixels are kept as load_data() returns them", 1, False, images_are_scaled),
+        Check("q2_model", f"layers are {', '.join(_expected_types(expected))}", 1, False, layer_types),
+        Check("q2_model", _sizes_description(expected), 1, False, layer_sizes),
+        Check("q2_model", f"activations are {_and(activations)}" if activations else "activations are Keras' defaults",
+              1, False, layer_activations),
+        Check("q2_model", f"input shape is {tuple(model.input_shape)}", 1, False, input_shape),
+        # One wrong size changes the parameter count too: charged once, by the sizes check.
+        Check("q2_model", f"{model.param_count:,} parameters", 1, False, parameter_count, excused_by=(layer_sizes,)),
+        Check("q3_compile", f"optimizer is {optimizer}", 1, False, optimizer_matches),
+        Check("q3_compile", "loss is sparse categorical cross-entropy" if expected.compile.loss == "sparse_categorical_crossentropy"
+              else f"loss is {expected.compile.loss}", 1, False, loss_matches),
+        Check("q3_compile", "metrics include accuracy" if set(expected.compile.metrics) <= set(ACCURACY_METRICS)
+              else f"metrics include {_and(expected.compile.metrics)}", 1, False, metrics_match),
+        Check("q4_fit", f"{fit.epochs} epochs", 1, False, epochs_trained),
+        Check("q4_fit", f"{fit.steps_per_epoch:,} steps per epoch" + (f" ({steps_how})" if steps_how else ""),
+              1, False, steps_per_epoch),
+        Check("q4_fit", "validation metrics recorded" if fit.validation else "no validation metrics", 1, False,
+              validation_recorded),
+        Check("q4_fit", f"model trained exactly {fit.epochs} x {fit.steps_per_epoch:,} steps", 1, False, trained_once),
+        # Feedback only (0 points): any constant passes it. The points are for the verified value.
+        Check("q5_evaluate", "test_acc is a fraction", 0, False, test_acc_is_a_fraction),
+        Check("q5_evaluate", "test_acc matches the grader's evaluation", 2, True, test_acc_matches_grader),
+        Check("q5_evaluate", "test accuracy reaches the threshold", 1, True, accuracy_above_threshold),
+        # Feedback only: an invented array of the right form passes both. The points are for agreeing with the model.
+        Check("q6_predict", f"predictions have shape ({shapes[0]}, {shapes[1]})" if len(shapes) == 2
+              else f"predictions have shape {shapes}", 0, False, predictions_shape),
+        Check("q6_predict", "rows are probability distributions", 0, False, predictions_are_probabilities),
+        Check("q6_predict", "argmax agrees with the grader's predictions", 3, True, predictions_match_model),
+    )
+    return tuple(check for check in checks if check.function.__name__ not in expected.switched_off)
 
 
-def max_points(question: str) -> int:
-    return sum(check.points for check in RUBRIC if check.question == question)
+def check_names() -> tuple[str, ...]:
+    """Every check's name, as an author switches it off (``switched_off`` in the master's ``# RUBRIC`` cell)."""
+    return tuple(check.function.__name__ for check in build_rubric(default_expected()))
 
 
-def run_checks(facts: SubmissionFacts, *, questions=QUESTIONS, include_hidden: bool = True) -> list[CheckResult]:
-    """Run every check of ``questions`` (hidden ones too unless told otherwise)."""
+@functools.lru_cache(maxsize=None)
+def default_expected() -> Expected:
+    """The record this rubric grades against: the hand-out's packed copy, or the kit's solutions/ (read once)."""
+    return expected_record.load()
+
+
+def __getattr__(name: str):
+    # ``RUBRIC`` is built on first use, from the record: importing the rubric never needs it (calibration
+    # derives the record with this very module).
+    if name == "RUBRIC":
+        return _cached_rubric(default_expected())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def rubric_for(expected: Expected | None) -> tuple[Check, ...]:
+    """The checks for ``expected``; for None, ``RUBRIC`` (a test may set it, as an edit of the rubric would)."""
+    if expected is None:
+        return globals()["RUBRIC"] if "RUBRIC" in globals() else _cached_rubric(default_expected())
+    return _cached_rubric(expected)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_rubric(expected: Expected) -> tuple[Check, ...]:
+    return build_rubric(expected)
+
+
+def max_points(question: str, expected: Expected | None = None) -> int:
+    return sum(check.points for check in rubric_for(expected) if check.question == question)
+
+
+def run_checks(facts: SubmissionFacts, *, questions=QUESTIONS, include_hidden: bool = True,
+               expected: Expected | None = None) -> list[CheckResult]:
+    """Run every check of ``questions`` (hidden ones too unless told otherwise) against ``expected``
+    (by default the record of ``default_expected``)."""
     unknown = set(questions) - set(QUESTIONS)
     if unknown:
         raise ValueError(f"unknown question {sorted(unknown)}: expected one of {list(QUESTIONS)}")
-    return [
-        CheckResult(check.question, check.description, check.points, check.hidden, check.function(facts))
-        for check in RUBRIC
-        if check.question in questions and (include_hidden or not check.hidden)
-    ]
+    rubric = rubric_for(expected)
+    expected = expected or default_expected()
+    messages = {check.function: check.function(facts, expected) for check in rubric}
+    results = []
+    for check in rubric:
+        if check.question not in questions or (check.hidden and not include_hidden):
+            continue
+        message = messages[check.function]
+        # Excused only by a different mistake: a missing model fails both checks with one message, charged to both.
+        charged = [other.description for other in rubric if other.function in check.excused_by
+                   and messages[other.function] and messages[other.function] != message]
+        if message and charged:
+            message += f" (feedback only: the check \"{charged[0]}\" already charged this mistake)"
+        results.append(CheckResult(check.question, check.description, check.points, check.hidden, message,
+                                   excused=bool(message and charged)))
+    return results
