@@ -270,6 +270,9 @@ def layer_types(facts: SubmissionFacts, expected: Expected) -> str | None:
     wanted = _expected_types(expected)
     if observed != wanted:
         return f"model has layers {observed} but expected {wanted}: {_types_hint(wanted, expected)}"
+    if facts.model.operations:  # keras.ops between the layers: not the reference's network, whatever its layers
+        return (f"model computes {list(facts.model.operations)} between its layers but expected only the layers "
+                f"{wanted}: pass each layer's output straight to the next one")
     return None
 
 
