@@ -35,7 +35,7 @@ data: $(STAMP)
 	$(PY) -m autograder setup-data
 
 grade-examples: setup
-	$(PY) -m autograder grade solutions/fashion_mnist_keras.ipynb student_template/fashion_mnist_keras.ipynb examples --out grades
+	$(PY) -m autograder grade solutions/fashion_mnist_keras.ipynb student_template/fashion_mnist_keras.ipynb examples/class examples/canvas --out grades
 
 test: setup
 	$(PY) -m pytest

@@ -14,6 +14,9 @@ REFERENCE_METRICS = SOLUTIONS_DIR / "reference_metrics.json"
 EXPECTED_FACTS = SOLUTIONS_DIR / "expected_facts.json"  # read by rubric/expected.py, which finds it itself
 RUBRIC_PACKAGE = Path(__file__).resolve().parent / "rubric"
 EXAMPLES_DIR = ROOT / "examples"
+# What `make grade-examples` grades besides the reference and the template: a class as a folder per student, and a
+# Canvas download (each folder given has one layout, trusted.identity, so the two are passed side by side).
+EXAMPLE_FOLDERS = (EXAMPLES_DIR / "class", EXAMPLES_DIR / "canvas")
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,8 @@ from autograder.reference import read_threshold  # noqa: E402
 from autograder.reports.report import submission_folder  # noqa: E402
 from autograder.trusted.load_submission import find_submissions  # noqa: E402
 
-REAL_SET = (ROOT / "solutions" / "fashion_mnist_keras.ipynb", ROOT / "examples" / "ada" / "fashion_mnist_keras.ipynb",
-            ROOT / "examples" / "alan" / "fashion_mnist_keras.ipynb")
+REAL_SET = (ROOT / "solutions" / "fashion_mnist_keras.ipynb", ROOT / "examples" / "class" / "ada" / "fashion_mnist_keras.ipynb",
+            ROOT / "examples" / "class" / "alan" / "fashion_mnist_keras.ipynb")
 
 
 def grade_real_set(work: Path, jobs: int) -> tuple[Path, Path, float]:

@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 
 from autograder import grade
-from autograder.paths import EXAMPLES_DIR, NOTEBOOK_NAME, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
+from autograder.paths import EXAMPLE_FOLDERS, NOTEBOOK_NAME, SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
-EXAMPLE_BATCH = [SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME, EXAMPLES_DIR]  # what `make grade-examples` grades
+EXAMPLE_BATCH = [SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME, *EXAMPLE_FOLDERS]  # what `make grade-examples` grades
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +32,6 @@ def graded_examples(graded_batch) -> str:
     lines = (out / "grades.csv").read_text().splitlines(keepends=True)
     names = {"solutions/fashion_mnist_keras.ipynb", "student_template/fashion_mnist_keras.ipynb", "ada/fashion_mnist_keras.ipynb",
              "alan/fashion_mnist_keras.ipynb", "grace/fashion_mnist_keras.zip", "corrupted.ipynb",
-             "canvas/vaughandorothy_1005_70001_fashion_mnist_keras.ipynb",
-             "canvas/vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip"}
+             "vaughandorothy_1005_70001_fashion_mnist_keras.ipynb",
+             "vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip"}
     return "".join([lines[0]] + [line for line in lines[1:] if line.split(",", 1)[0].strip('"') in names])  # every field is quoted

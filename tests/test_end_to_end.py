@@ -89,8 +89,8 @@ def test_results_json_is_gradescope_shaped(graded_batch):
     ("alan/fashion_mnist_keras.ipynb", "graded", "18"),
     ("grace/fashion_mnist_keras.zip", "graded", "14"),
     ("corrupted.ipynb", "invalid", "0"),
-    ("canvas/vaughandorothy_1005_70001_fashion_mnist_keras.ipynb", "superseded", ""),
-    ("canvas/vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip", "graded", "14"),
+    ("vaughandorothy_1005_70001_fashion_mnist_keras.ipynb", "superseded", ""),
+    ("vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip", "graded", "14"),
 ])
 def test_bundled_examples_grade_as_their_readme_says(graded_batch, name, status, score):
     _, _, rows = graded_batch

@@ -247,12 +247,12 @@ def test_readme_lists_every_status():
 
 
 def test_the_example_roster_matches_the_example_folders():
-    from autograder.paths import EXAMPLES_DIR
+    from autograder.paths import EXAMPLE_FOLDERS, EXAMPLES_DIR
 
-    _, chosen = chosen_for([EXAMPLES_DIR], read_roster(EXAMPLES_DIR / "roster.csv"))
+    _, chosen = chosen_for(list(EXAMPLE_FOLDERS), read_roster(EXAMPLES_DIR / "roster.csv"))
     assert ids(chosen, "ada/fashion_mnist_keras.ipynb") == ["1001"]
     assert ids(chosen, "grace/fashion_mnist_keras.zip") == ["1003"]
-    assert ids(chosen, "canvas/vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip") == ["1005"]
-    assert chosen.superseded == {"canvas/vaughandorothy_1005_70001_fashion_mnist_keras.ipynb":
-                                 "canvas/vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip"}
+    assert ids(chosen, "vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip") == ["1005"]
+    assert chosen.superseded == {"vaughandorothy_1005_70001_fashion_mnist_keras.ipynb":
+                                 "vaughandorothy_LATE_1005_70002_fashion_mnist_keras.zip"}
     assert [s.name for s in chosen.missing] == ["Katherine Johnson"] and chosen.unmatched == ("corrupted.ipynb",)
