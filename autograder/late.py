@@ -116,8 +116,8 @@ def lateness(identity: Identity, due: dt.datetime | None) -> Lateness:
 
 
 def submitted_at(identity: Identity) -> dt.datetime | None:
-    """A Gradescope submission's ``created_at`` (its identity's order starts with it, in UTC), or None."""
-    stamp = identity.order.split("|", 1)[0]
+    """A Gradescope submission's ``created_at`` (its identity's order, ``gradescope:<time>|<id>``, in UTC), or None."""
+    stamp = identity.order.removeprefix("gradescope:").split("|", 1)[0]  # orders recorded before kinds had no prefix
     try:
         return dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
     except ValueError:
