@@ -47,10 +47,10 @@ def test_code_just_over_the_scan_cap_is_flagged_too_large_to_scan_without_being_
 
 def test_code_just_under_the_scan_cap_is_scanned_within_the_memory_cap(tmp_path):
     limits = Limits()
-    line = "import socket\n"
+    line = "import socket; socket.socket()\n"  # a socket used, not only imported, is what the scan flags
     code = line * (limits.max_scan_source_bytes // len(line) - 1)
     read = read_and_scan(_submission(tmp_path, [code]), limits)
-    assert any("import socket" in flag for flag in read.flags) and read.peak_bytes < limits.read_memory_bytes
+    assert any("socket.socket(...)" in flag for flag in read.flags) and read.peak_bytes < limits.read_memory_bytes
 
 
 def test_a_notebook_that_needs_more_memory_than_the_cap_to_read_is_invalid_not_an_oom(tmp_path):
