@@ -10,6 +10,10 @@ The hand-out must work as a lone notebook (Colab, Kaggle, VS Code): the first ce
 generated notebooks is replaced by ``rubric.student.setup_cell_source()``, which carries the
 rubric's sources packed into the cell. The master's own first cell stays short and hand-edited;
 the packed cell is generated here, so ``--check`` also fails when the rubric changed since.
+
+README's "What is graded" table is generated too (between ``TABLE_START`` and ``TABLE_END``), from
+the same rubric the grader builds from ``solutions/expected_facts.json``: changing the homework
+rewrites the table, and ``--check`` fails on a stale one.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ import nbformat
 from .exceptions import GenerationFailed, StaleGeneratedFiles
 from .paths import LESSON, NOTEBOOK_NAME, RUBRIC_PACKAGE, Layout
 from .rubric.expected import FILE_NAME as EXPECTED_FACTS_NAME
+from .rubric.expected import from_json
 from .expectations import declarations
 from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.public import PUBLIC_VARIABLES
 from .rubric.student import package_files, setup_cell_source
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
+TABLE_START = "<!-- rubric table: written by `make generate` from the rubric and solutions/expected_facts.json -->"
+TABLE_END = "<!-- end of the rubric table -->"
 
 
 def main(*, check: bool = False, layout: Layout = LESSON) -> list[str]:
@@ -82,7 +89,30 @@ def _run_otter_assign(scratch: Path, layout: Layout) -> dict[Path, bytes]:
     packed = build / "student" / "rubric"
     for path in sorted([*packed.rglob("*.py"), *packed.glob(EXPECTED_FACTS_NAME)]):
         generated[layout.template_dir / "rubric" / path.relative_to(packed)] = path.read_bytes()
+    generated.update(_readme_with_rubric_table(layout))
     return generated
+
+
+def _readme_with_rubric_table(layout: Layout) -> dict[Path, bytes]:
+    """README.md with its rubric table rewritten from the rubric graded against ``layout``'s expected facts; nothing
+    when the folder has no README with the markers, or no record yet (a new assignment before calibration)."""
+    readme = layout.root / "README.md"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    if TABLE_START not in text or TABLE_END not in text or not layout.expected_facts.is_file():
+        return {}
+    head, rest = text.split(TABLE_START, 1)
+    tail = rest.split(TABLE_END, 1)[1]
+    expected = dataclasses.replace(from_json(layout.expected_facts.read_text(encoding="utf-8")),
+                                   switched_off=declarations(layout.master)["switched_off"])
+    return {readme: f"{head}{TABLE_START}\n{rubric_table(build_rubric(expected))}{TABLE_END}{tail}".encode("utf-8")}
+
+
+def rubric_table(rubric) -> str:
+    """The rubric as README's Markdown table: one row per check, its points and where it runs."""
+    rows = ["| question | check | points | runs |", "|---|---|---|---|"]
+    rows += [f"| `{check.question}` | {check.description} | {check.points} | "
+             f"{'at grading only' if check.hidden else 'in `grader.check` and at grading'} |" for check in rubric]
+    return "\n".join(rows) + "\n"
 
 
 def _normalised(path: Path, master_ids: set, files: dict[str, str]) -> bytes:

@@ -81,3 +81,26 @@ def test_setup_cell_with_other_code_packed_in_is_not_the_hand_outs():
     assert not is_setup_cell(setup_cell_source(tampered))
     assert not is_setup_cell(setup_cell_source(files).replace("import base64,", "import base64, subprocess,"))
     assert not is_setup_cell(setup_cell_source(files) + "exec('print(1)')\n")
+
+
+def test_readmes_rubric_table_is_generated_from_the_assignments_own_expected_facts(tmp_path):
+    """Another assignment's record rewrites README's table between the markers, phrased from that record."""
+    import shutil
+
+    from facts_factory import cnn_expected
+
+    from autograder.paths import Layout
+
+    layout = Layout(tmp_path)
+    (tmp_path / "assignment").mkdir()
+    shutil.copyfile(ROOT / "assignment" / "fashion_mnist_keras.ipynb", layout.master)  # no # RUBRIC cell: nothing off
+    layout.expected_facts.parent.mkdir()
+    layout.expected_facts.write_text(cnn_expected().to_json())
+    (tmp_path / "README.md").write_text(f"# Course\n\n{generate.TABLE_START}\nstale\n{generate.TABLE_END}\nafter\n")
+    [(path, content)] = generate._readme_with_rubric_table(layout).items()
+    text = content.decode()
+    assert path == tmp_path / "README.md" and text.startswith("# Course\n\n") and text.endswith(f"{generate.TABLE_END}\nafter\n")
+    assert "stale" not in text and "| `q3_compile` | optimizer is RMSprop with learning rate 0.002 |" in text
+    assert "3 epochs" in text and "128" not in text
+    layout.expected_facts.unlink()  # before calibration there is no record: the README is left alone
+    assert generate._readme_with_rubric_table(layout) == {}
