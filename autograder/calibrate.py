@@ -17,15 +17,15 @@ from importlib import metadata
 from pathlib import Path
 
 from . import expectations
-from .trusted import dataset
 from .exceptions import KitError
+from .execution.warm_kernels import kernel_zygote
 from .grade import collect_facts, score_facts
-from .trusted.inspector import Inspector
 from .limits import Limits, plan_workers
-from .trusted.load_submission import find_submissions
 from .paths import LESSON, Layout
 from .reports.report import write_atomic
-from .execution.warm_kernels import kernel_zygote
+from .trusted import dataset
+from .trusted.inspector import Inspector
+from .trusted.load_submission import find_submissions
 
 RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
 

@@ -19,8 +19,15 @@ import nbformat
 
 from .exceptions import KitError
 from .rubric import expected as record
-from .rubric.expected import (Expected, ExpectedArray, ExpectedCompile, ExpectedData, ExpectedFit, ExpectedLayer,
-                              ExpectedModel)
+from .rubric.expected import (
+    Expected,
+    ExpectedArray,
+    ExpectedCompile,
+    ExpectedData,
+    ExpectedFit,
+    ExpectedLayer,
+    ExpectedModel,
+)
 from .rubric.facts import ArrayFacts, LayerFacts, SubmissionFacts
 
 ABOUT = ("What the reference solution established, run through the grading engine at each seed below; "

@@ -29,11 +29,11 @@ from pathlib import Path
 import nbformat
 
 from .exceptions import GenerationFailed, StaleGeneratedFiles
+from .expectations import declarations
 from .paths import LESSON, NOTEBOOK_NAME, RUBRIC_PACKAGE, Layout
+from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.expected import FILE_NAME as EXPECTED_FACTS_NAME
 from .rubric.expected import from_json
-from .expectations import declarations
-from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.public import PUBLIC_VARIABLES
 from .rubric.student import package_files, setup_cell_source
 

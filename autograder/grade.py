@@ -36,28 +36,28 @@ from tqdm import tqdm
 
 from . import gradebook, late, ledger, shards
 from .exceptions import CalibrationMissing, ExportUnreadable, InvalidSubmission, KitError
+from .execution import bubblewrap
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
 from .execution.run import run_sandboxed
 from .execution.seeding import content_seed
 from .execution.warm_kernels import Zygote, kernel_zygote
-from .execution import bubblewrap
 from .limits import GiB, Limits, plan_workers
 from .paths import REFERENCE_METRICS
 from .reference import read_threshold, reference_training_cpu
+from .reports import plots
 from .reports.lms import DEFAULT_ASSIGNMENT_NAME
 from .reports.report import EXECUTED_FILE, submission_folder, write_atomic, write_submission_reports
-from .reports import plots
 from .results import SubmissionResult
 from .roster import assign, read_roster
-from .shards import Shard
 from .rubric import Expected, SubmissionFacts, run_checks
-from .trusted import dataset
-from .trusted.inspector import Inspector
+from .shards import Shard
 from .text import shorten
+from .trusted import dataset
 from .trusted.capped import read_and_scan
-from .trusted.training_cpu import claimed_steps, training_cpu_flag
+from .trusted.inspector import Inspector
 from .trusted.load_submission import Submission, find_submissions
+from .trusted.training_cpu import claimed_steps, training_cpu_flag
 
 
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,

@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 from . import late
+from .exceptions import KitError
 from .overrides import KEPT_FILE as KEPT_OVERRIDES
-from .overrides import Overrides, check_targets, dropped, parse_overrides, read_overrides
-from .overrides import adjust_total, apply as apply_overrides
+from .overrides import Overrides, adjust_total, check_targets, dropped, parse_overrides, read_overrides
+from .overrides import apply as apply_overrides
 from .reports.lms import CANVAS_FILE, DEFAULT_ASSIGNMENT_NAME, LONG_FILE, canvas_csv, grades_long_csv
 from .reports.report import format_table, grades_csv, refresh_reports, submission_folder, write_atomic
 from .reports.summary import write_class_summary
-from .exceptions import KitError
 from .results import SubmissionResult
 from .roster import Assignment, Roster, Student, assign, read_roster
 from .trusted.identity import IDENTITY_FILE, identity_json, load_identity

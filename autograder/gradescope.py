@@ -28,12 +28,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .trusted import dataset
 from .exceptions import KitError
 from .limits import GiB, Limits
-from .reference import read_threshold
-from .trusted.load_submission import find_submissions
 from .paths import EXPECTED_FACTS, REFERENCE_METRICS, ROOT
+from .reference import read_threshold
+from .trusted import dataset
+from .trusted.load_submission import find_submissions
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
 ENTRY_POINTS = ("setup.sh", "run_autograder")

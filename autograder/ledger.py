@@ -31,8 +31,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .reports.report import write_atomic
 from .paths import EXPECTED_FACTS
+from .reports.report import write_atomic
 from .results import SubmissionResult
 from .rubric.facts import from_dict
 from .sandbox.export_format import check_facts, parse_json

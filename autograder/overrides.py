@@ -25,8 +25,8 @@ import re
 from pathlib import Path
 
 from .exceptions import KitError
-from .roster import csv_rows
 from .results import Adjustment, QuestionResult, SubmissionResult, _number
+from .roster import csv_rows
 from .rubric import QUESTIONS, RUBRIC, max_points
 
 TOTAL = ""  # Override.question for one that overrides the whole score

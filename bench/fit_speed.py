@@ -13,9 +13,9 @@ cast, the operation the lesson's model starts with; BENCHMARKS.md says why the g
 import argparse
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 from tensorflow.keras.datasets import fashion_mnist
 
 

@@ -58,7 +58,6 @@ import signal
 import socket
 import struct
 import sys
-import traceback
 
 NAMESPACES = (  # joined while still root; the sandbox shares the zygote's user namespace, so that one is not joined
     ("mnt", 0x00020000), ("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000),

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from html import escape
 
+from ..results import QuestionResult, SubmissionResult
 from . import plots
 from .page import breakable, data_table, disclosure, image, mark, note, page
-from ..results import QuestionResult, SubmissionResult
 
 NOT_RUN = "Not graded: the notebook could not be run (see the message above)."
 ONLY_ADJUSTED = "Your score comes only from your instructor's adjustments below."

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from html import escape
 
-from . import plots
 from ..limits import GRADESCOPE_RESULTS_BYTES
 from ..reference import reference_curves
 from ..results import SubmissionResult
+from . import plots
 
 CONFUSION_TEST = "Your model on the test set"
 TOO_LARGE = "(The pictures are left out: they would make this page too large. Your instructor has them.)"

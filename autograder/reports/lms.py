@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import io
 
-from . import spreadsheet
-from .spreadsheet import safe_cell as _cell
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS, max_points
+from . import spreadsheet
+from .spreadsheet import safe_cell as _cell
 
 CANVAS_FILE, LONG_FILE = "canvas.csv", "grades_long.csv"
 DEFAULT_ASSIGNMENT_NAME = "Fashion-MNIST with Keras"

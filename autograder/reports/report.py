@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import hashlib
 import io
@@ -14,12 +13,12 @@ import tempfile
 from html import escape
 from pathlib import Path
 
-from . import plots, spreadsheet
-from .feedback_html import feedback_html, feedback_title
-from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 from ..reference import reference_curves
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS, RUBRIC
+from . import plots, spreadsheet
+from .feedback_html import feedback_html, feedback_title
+from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 
 # The files of a submission's output folder (``submission_folder``); ``ledger.RECORD`` is the ledger's own.
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"

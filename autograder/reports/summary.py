@@ -16,11 +16,11 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
+from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
+from ..rubric import QUESTIONS, RUBRIC
 from . import plots
 from .page import breakable, data_table, disclosure, image, note, page, scrolling
 from .report import FEEDBACK_FILE, submission_folder, write_atomic
-from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
-from ..rubric import QUESTIONS, RUBRIC
 
 SUMMARY_FILE = "summary.html"
 TOP_MESSAGES = 15

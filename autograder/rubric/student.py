@@ -322,7 +322,7 @@ def stale_notebook(path: Path, cells: list[tuple[float, str]], namespace: dict) 
     modified = path.stat().st_mtime
     unsaved = [source for started, source in cells if started > modified
                and _normalised(source) not in saved_sources and not _GRADER_CALL.match(_normalised(source) or "#")]
-    save = f"Save the notebook (File > Save, or Ctrl+S), then run this cell again."
+    save = "Save the notebook (File > Save, or Ctrl+S), then run this cell again."
     if unsaved:
         first = _normalised(unsaved[0]).splitlines()[0][:60]
         return (f"Not exported: the saved file {path.name} is older than your answers: {len(unsaved)} cell(s) you ran "

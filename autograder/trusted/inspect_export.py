@@ -24,13 +24,21 @@ import numpy as np
 
 from ..exceptions import ExportUnreadable
 from ..limits import Limits
+from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_model_config, describe_predictions
+from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
+from ..sandbox.export_format import (
+    ARRAY_FILES,
+    FACTS_FILE,
+    MODEL_FILE,
+    PROBLEMS_FILE,
+    SchemaError,
+    check_problems,
+    parse_json,
+    read_facts,
+)
 from ..text import shorten
 from .keras_file import read_saved_model
 from .safe_files import MissingFile, load_json, read_bytes
-from ..sandbox.export_format import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE, SchemaError, check_problems, parse_json, read_facts
-from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_model_config, describe_predictions
-from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
-
 
 
 def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, limits: Limits = Limits()) -> SubmissionFacts:

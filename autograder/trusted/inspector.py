@@ -34,7 +34,6 @@ from ..limits import GiB, Limits
 from ..rubric.facts import SubmissionFacts
 from ..sandbox.export_format import SchemaError, read_facts
 
-
 CRASHED = "the grader's check process crashed on this export"
 
 
