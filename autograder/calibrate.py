@@ -74,7 +74,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layou
         "notebook": str(layout.solution.relative_to(layout.root)),
         "runs": [
             {"seed": seed, "test_accuracy": round(accuracy, 4), "score": result.score, "max_score": result.max_score}
-            for seed, (accuracy, result) in enumerate(zip(accuracies, scores))
+            for seed, (accuracy, result) in enumerate(zip(accuracies, scores, strict=True))
         ],
         "mean": round(statistics.mean(accuracies), 4),
         "stdev": round(statistics.stdev(accuracies), 4),

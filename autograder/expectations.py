@@ -191,7 +191,7 @@ def _first_difference(a, b, path="") -> str:
             if a[key] != b.get(key):
                 return _first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
             if x != y:
                 return _first_difference(x, y, f"{path}[{index}]")
     return f"{path} ({a!r} against {b!r})"

@@ -77,7 +77,7 @@ class MeteredZygote:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, threads: int, limits_: Limits = Limits()):
+    def start(cls, threads: int, limits_: Limits = Limits()):  # noqa: B008 - Limits is frozen: one shared default is safe
         with cls.original(threads, limits_) as zygote:
             try:
                 yield zygote

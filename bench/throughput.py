@@ -113,7 +113,7 @@ class BusyCores:
         return self
 
     def __exit__(self, *exc):
-        busy, total = (end - start for end, start in zip(self._read(), self._start))
+        busy, total = (end - start for end, start in zip(self._read(), self._start, strict=True))
         self.share = busy / total if total else 0.0
 
     @staticmethod
@@ -213,9 +213,12 @@ print("SECONDS", time.perf_counter() - started)
 
 
 def machine() -> str:
-    memory = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
-    return f"{os.cpu_count()} cores ({model}), {memory / 1024**2:.0f} GiB, {platform.platform()}, Python {platform.python_version()}"
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    memory = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    return (f"{os.cpu_count()} cores ({model}), {memory / 1024**2:.0f} GiB, {platform.platform()}, "
+            f"Python {platform.python_version()}")
 
 
 def markdown(report: dict) -> str:

@@ -29,7 +29,7 @@ class Zygote:
 
 
 @contextlib.contextmanager
-def kernel_zygote(threads: int, limits: Limits = Limits()) -> Iterator[Zygote | None]:
+def kernel_zygote(threads: int, limits: Limits = Limits()) -> Iterator[Zygote | None]:  # noqa: B008 - Limits is frozen: one shared default is safe
     """A kernel zygote for one batch, or None where kernels must start cold.
 
     It needs what the sandbox needs plus root, to move its forks into other sandboxes' namespaces,

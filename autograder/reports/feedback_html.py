@@ -173,7 +173,7 @@ def _confusion(result: SubmissionResult) -> str:
     summary = (f"<p>Rows are the true classes, columns the classes your model predicted. It classified "
                f"{correct:,} of {total:,} test images correctly ({correct / max(total, 1):.1%}).</p>")
     table = data_table("confusion", ["true class \\ predicted", *plots.CLASS_NAMES],
-                       [[name, *(str(count) for count in row)] for name, row in zip(plots.CLASS_NAMES, matrix)],
+                       [[name, *(str(count) for count in row)] for name, row in zip(plots.CLASS_NAMES, matrix, strict=False)],
                        caption="Test images per true class (rows) and predicted class (columns)")
     return (summary + image(plots.confusion_matrix(matrix), "Confusion matrix of your model on the test set (numbers below)")
             + disclosure("The confusion matrix as a table", table))

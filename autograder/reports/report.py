@@ -186,8 +186,8 @@ def format_table(results: list[SubmissionResult]) -> str:
          f"{r.score}/{r.max_score}" if r.is_grade else "-", *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
         for r in results
     ]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows])
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows])
 
 
 def _check_line(check) -> str:

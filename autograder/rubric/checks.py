@@ -321,7 +321,7 @@ def layer_sizes(facts: SubmissionFacts, expected: Expected) -> str | None:
                 continue
             wanted = [layer.get(name) for layer in layers]
             observed = [getattr(layer, name) for layer in found]
-            if len(observed) != len(wanted) or any(w is not None and not _same(o, w) for o, w in zip(observed, wanted)):
+            if len(observed) != len(wanted) or any(w is not None and not _same(o, w) for o, w in zip(observed, wanted, strict=True)):
                 return (f"model's {kind} layers have {name} {_listed(observed)} but expected {_listed(wanted)}: "
                         f"{_sizes_hint(kind, name, wanted, expected)}")
     return None
@@ -367,7 +367,7 @@ def layer_activations(facts: SubmissionFacts, expected: Expected) -> str | None:
             if graded_kind == kind:
                 wanted[index] = activation
         observed = [layer.activation for layer in layers if layer.type == kind]
-        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted)):
+        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted, strict=True)):
             return (f"model's {kind} layers use activations {observed} but expected {wanted}: "
                     f"{_activations_hint(kind, [w for w in wanted if w], expected)}")
     return None
@@ -403,7 +403,8 @@ def _next_shape(shape, layer):
         window = layer.kernel_size if layer.type == "Conv2D" else (layer.pool_size or (2, 2))
         strides = layer.strides or ((1, 1) if layer.type == "Conv2D" else window)
         size = [(n + s - 1) // s if layer.padding == "same" else (n - k) // s + 1
-                for n, k, s in zip(shape[:2], window, strides)]
+                # strict=False: a student's kernel_size or strides of another length gives the shape it always gave
+                for n, k, s in zip(shape[:2], window, strides, strict=False)]
         return (*size, layer.filters if layer.type == "Conv2D" else shape[2])
     if layer.type in ("Dropout", "BatchNormalization", "Rescaling"):
         return shape

@@ -60,7 +60,7 @@ def code_bytes(notebook: nbformat.NotebookNode) -> int:
     return total
 
 
-def read_and_scan(submission, limits: Limits = Limits()) -> ReadAndScan:
+def read_and_scan(submission, limits: Limits = Limits()) -> ReadAndScan:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The submission's notebook (outputs dropped) and its integrity flags, read and scanned within the caps."""
     parent, child = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(target=_worker, name="autograder-reader",

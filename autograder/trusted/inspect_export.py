@@ -41,7 +41,7 @@ from .keras_file import read_saved_model
 from .safe_files import MissingFile, load_json, read_bytes
 
 
-def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, limits: Limits = Limits()) -> SubmissionFacts:
+def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, limits: Limits = Limits()) -> SubmissionFacts:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The submission's facts, re-derived from the exported files wherever a file can show them.
 
     Only the training history and the scalars test_acc/test_loss come from the kernel's own

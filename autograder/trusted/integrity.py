@@ -199,7 +199,7 @@ def _pairs(target: ast.AST, value: ast.AST) -> list[tuple[str, ast.AST]]:
         return [(target.id, value)]
     if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) \
             and len(target.elts) == len(value.elts) and not any(isinstance(t, ast.Starred) for t in target.elts):
-        return [pair for t, v in zip(target.elts, value.elts) for pair in _pairs(t, v)]
+        return [pair for t, v in zip(target.elts, value.elts, strict=True) for pair in _pairs(t, v)]
     return []
 
 

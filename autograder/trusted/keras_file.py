@@ -71,7 +71,7 @@ def _shown(text) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "", str(text))[:40]
 
 
-def read_saved_model(path: Path, limits: Limits = Limits()) -> SavedModel:
+def read_saved_model(path: Path, limits: Limits = Limits()) -> SavedModel:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The config and weight shapes of the ``.keras`` file at ``path`` (the host's private copy).
 
     ``ExportUnreadable`` when it is not a zip with a readable config, or when a member would

@@ -151,7 +151,7 @@ def _walk(folder: Path) -> list[tuple[tuple[str, ...], str]]:
     return sorted(found)
 
 
-def read_notebook(submission: Submission, limits: Limits = Limits()) -> nbformat.NotebookNode:
+def read_notebook(submission: Submission, limits: Limits = Limits()) -> nbformat.NotebookNode:  # noqa: B008 - Limits is frozen: one shared default is safe
     """Read the submission's notebook, without outputs, or raise InvalidSubmission saying why."""
     if submission.problem:
         raise InvalidSubmission(submission.problem)
