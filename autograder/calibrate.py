@@ -44,8 +44,9 @@ def below_threshold(accuracies: list[float], threshold: float) -> dict:
     if fit.stdev > 0:
         estimate = (f"estimate from {len(accuracies)} seeds (a normal fit: mean {fit.mean:.4f}, standard deviation "
                     f"{fit.stdev:.4f}): a correct solution falls under the threshold {threshold:g}, "
-                    f"{abs(fit.mean - threshold) / fit.stdev:.1f} standard deviations {'below' if threshold < fit.mean else 'above'} "
-                    f"the mean, with probability {probability:.2g}{one_in}")
+                    f"{abs(fit.mean - threshold) / fit.stdev:.1f} standard deviations "
+                    f"{'below' if threshold < fit.mean else 'above'} the mean, with probability "
+                    f"{probability:.2g}{one_in}")
     else:
         estimate = f"estimate from {len(accuracies)} seeds: every seed gave {fit.mean:.4f}, no spread to fit"
     return {"seeds": len(accuracies), "probability": float(f"{probability:.2g}"), "estimate": estimate}

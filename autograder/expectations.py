@@ -159,7 +159,8 @@ def declarations(master: Path) -> dict[str, tuple[str, ...]]:
             if not isinstance(config, dict) or set(config) - set(known) or not all(
                     isinstance(config[key], list) and set(config[key]) <= set(known[key]) for key in config):
                 raise KitError(f"{master}'s {RUBRIC_CELL} cell declares {config}: expected graded_defaults (any of "
-                               f"{list(known['graded_defaults'])}) and switched_off (any of {list(known['switched_off'])})")
+                               f"{list(known['graded_defaults'])}) and switched_off (any of "
+                               f"{list(known['switched_off'])})")
             return {key: tuple(config.get(key) or ()) for key in known}
     return {key: () for key in known}
 

@@ -164,7 +164,8 @@ def _check_points(master, switched_off: tuple[str, ...]) -> None:
     rubric = {question: sum(check.points for check in rubric_for if check.question == question) for question in QUESTIONS}
     if declared != rubric:
         raise GenerationFailed(f"the master's questions declare points {declared} but the rubric's checks add up to "
-                               f"{rubric}: make each question's `points:` the sum of its checks (README: What is graded)")
+                               f"{rubric}: make each question's `points:` the sum of its checks (README: What is "
+                               f"graded)")
 
 
 def _stale_files(generated: dict[Path, bytes], layout: Layout) -> list[str]:

@@ -118,11 +118,12 @@ def _threshold_in_use(given: float | None) -> float:
     """The run's accuracy threshold, said once on the console: ``--threshold`` when given, else the calibrated one."""
     if given is None:
         threshold = read_threshold()
-        print(f"accuracy threshold: {threshold:g} (calibrated in {REFERENCE_METRICS.parent.name}/{REFERENCE_METRICS.name}; "
-              f"change it with --threshold)", file=sys.stderr)
+        print(f"accuracy threshold: {threshold:g} (calibrated in "
+              f"{REFERENCE_METRICS.parent.name}/{REFERENCE_METRICS.name}; change it with --threshold)", file=sys.stderr)
         return threshold
     if not 0 <= given <= 1:
-        raise KitError(f"--threshold {given:g} is not an accuracy: give a fraction between 0 and 1, e.g. --threshold 0.85")
+        raise KitError(f"--threshold {given:g} is not an accuracy: give a fraction between 0 and 1, e.g. --threshold "
+                       f"0.85")
     given = float(given)  # 1 and 1.0 are one threshold, to the ledger's fingerprint too
     try:
         calibrated = f"the calibrated one is {read_threshold():g}"
@@ -286,7 +287,8 @@ def _ledger_line(verdicts, prints: ledger.Fingerprints) -> str | None:
         threshold_changed = any(v.reason == ledger.THRESHOLD_CHANGED for v in verdicts if v.action == ledger.RESCORE)
         why = (f"the accuracy threshold changed (now {prints.threshold})" if threshold_changed
                else "the rubric, its points or the scoring code changed")
-        parts.append(f"rescored {actions[ledger.RESCORE]} submission(s) from their recorded facts, no notebook run: {why}")
+        parts.append(f"rescored {actions[ledger.RESCORE]} submission(s) from their recorded facts, no notebook run: "
+                     f"{why}")
     again = sum(count for reason, count in run_reasons.items() if reason != ledger.NEW)
     reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(run_reasons.items()) if reason != ledger.NEW)
     parts.append(f"{again} run again" + (f" ({reasons})" if again else ""))
@@ -310,8 +312,9 @@ class Collected:
     cell_cpu: dict[str, float] | None = None  # core-seconds of each of the student's cells, where measured
 
 
-NO_REFERENCE_CPU = ("the check of claimed training against the CPU spent is unavailable: solutions/reference_metrics.json "
-                    "records no training_cpu for the reference; run `python -m autograder calibrate` to measure it")
+NO_REFERENCE_CPU = ("the check of claimed training against the CPU spent is unavailable: "
+                    "solutions/reference_metrics.json records no training_cpu for the reference; run `python -m "
+                    "autograder calibrate` to measure it")
 STATUS_OF_RUN = {"completed": "graded", "timeout": "stopped", "stopped": "stopped", "dead": "error"}
 
 

@@ -218,8 +218,8 @@ def _lms_notes(rows, sis_only: set[str], roster: Roster | None) -> list[str]:
                      f"Canvas matches them only if the SIDs are your SIS ids; pass --roster with Canvas's gradebook "
                      f"export for exact matches")
     if roster is not None and roster.left_out:
-        notes.append(f"the roster's {', '.join(roster.left_out)} (Canvas's Test Student, the instructor's student view) "
-                     f"is left out: never missing, never in {CANVAS_FILE}")
+        notes.append(f"the roster's {', '.join(roster.left_out)} (Canvas's Test Student, the instructor's student "
+                     f"view) is left out: never missing, never in {CANVAS_FILE}")
     return notes
 
 
@@ -243,6 +243,6 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
     if late_rows := [row for row in rows if row.late]:
         print(f"\nlate: {len(late_rows)} submission(s) came after the due date, marked (late); "
               + (f"late policy applied: {policy}" if policy else "no --late-policy, so nothing was taken for it"))
-    print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, "
-          f"and feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
+    print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, and "
+          f"feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
           + (f" ({len(refreshed)} rewritten for overrides, the late policy or superseding)" if refreshed else ""))

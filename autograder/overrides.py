@@ -87,8 +87,8 @@ def parse_overrides(text: str, source: str) -> Overrides:
                                          ("points", ("points",)), ("reason", ("reason",)))
                if not any(option in header for option in options)]
     if missing:
-        raise KitError(f"the overrides {source} have no {' and no '.join(m + ' column' for m in missing)}: the header row needs "
-                       f"student (or submission), question (or check), points, reason")
+        raise KitError(f"the overrides {source} have no {' and no '.join(m + ' column' for m in missing)}: the header "
+                       f"row needs student (or submission), question (or check), points, reason")
     rows = []
     for line, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):

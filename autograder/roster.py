@@ -237,9 +237,10 @@ def _submitter(person: Submitter, roster: Roster) -> tuple[Student | None, str]:
     by_email = roster.find((person.email,)) if person.email else None
     if by_sid is not None and by_email is not None and by_sid != by_email:
         return None, (f"its submitter's SID {person.sid!r} is {by_sid.name}'s ({by_sid.student_id}) on the roster, but "
-                      f"their email {person.email!r} is {by_email.name}'s ({by_email.student_id}): check who submitted it")
+                      f"their email {person.email!r} is {by_email.name}'s ({by_email.student_id}): check who submitted "
+                      f"it")
     student = by_sid or by_email
     if student is not None and person.email and student.email and person.email.strip().lower() != student.email.strip().lower():
-        return None, (f"its submitter's SID {person.sid!r} is {student.name}'s ({student.student_id}) on the roster, but "
-                      f"their email {person.email!r} is not the roster's {student.email!r}: check who submitted it")
+        return None, (f"its submitter's SID {person.sid!r} is {student.name}'s ({student.student_id}) on the roster, "
+                      f"but their email {person.email!r} is not the roster's {student.email!r}: check who submitted it")
     return student, ""

@@ -122,7 +122,8 @@ def main() -> int:
         raise SystemExit(f"measured {len(sandboxes)} sandboxes for {args.copies} notebooks: are cgroups writable here?")
     own = cpu(before_self, after_self) + cpu(before_children, after_children)
     report = {
-        "notebooks": args.copies, "jobs": args.jobs, "kernels": "cold" if args.cold_kernels else "forked from the zygote",
+        "notebooks": args.copies, "jobs": args.jobs, "kernels": "cold" if args.cold_kernels else "forked from the "
+                                                                                                 "zygote",
         "wall_s": round(wall, 1),
         "sandbox_core_s_median": round(statistics.median(sandboxes), 2),
         "sandbox_core_s": [round(s, 2) for s in sandboxes],

@@ -134,10 +134,11 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rescore.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = (f"| step | {args.students} submissions | per submission |\n|---|---|---|\n"
-             f"| full regrade (measured on {len(REAL_SET)} real notebooks, {args.jobs} at a time; projected) | "
-             f"{result['full_regrade_of_the_class_projected_seconds'] / 60:.0f} min | {per_notebook:.1f} s |\n"
-             f"| rubric-only rescore (measured) | {rescore_seconds:.1f} s | {1000 * rescore_seconds / args.students:.0f} ms |\n")
+    table = (f"| step | {args.students} submissions | per submission |\n|---|---|---|\n| full regrade (measured on "
+             f"{len(REAL_SET)} real notebooks, {args.jobs} at a time; projected) | "
+             f"{result['full_regrade_of_the_class_projected_seconds'] / 60:.0f} min | {per_notebook:.1f} s |\n| "
+             f"rubric-only rescore (measured) | {rescore_seconds:.1f} s | {1000 * rescore_seconds / args.students:.0f} "
+             f"ms |\n")
     (args.out / "rescore.md").write_text(table)
     print(table)
     print(json.dumps(result, indent=2))

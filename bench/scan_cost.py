@@ -114,7 +114,8 @@ def main() -> int:
     table = ["| notebook | file | wall time | grader's peak memory | worker's peak memory | outcome |",
              "|---|---|---|---|---|---|"]
     table += [f"| {r['notebook']} | {r['file_mb']} MB | {r['seconds']} s | {r['grader_peak_mb']} MB | "
-              f"{'-' if r['worker_peak_mb'] is None else str(r['worker_peak_mb']) + ' MB'} | {r['outcome']} |" for r in rows]
+              f"{'-' if r['worker_peak_mb'] is None else str(r['worker_peak_mb']) + ' MB'} | "
+              f"{r['outcome']} |" for r in rows]
     (args.out / "scan_cost.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
     print(f"load average (1, 5, 15 min) at the end: {report['load_average_1_5_15']} on {os.cpu_count()} cores")

@@ -225,10 +225,11 @@ def markdown(report: dict) -> str:
     ours, otter = report["ours"][0], report["otter"]
     gib = lambda b: f"{b / 1024**3:.2f} GiB"  # noqa: E731
     rows = [
-        "| grader | submissions | total wall time | median per submission | peak memory per worker | cores busy | throughput |",
+        "| grader | submissions | total wall time | median per submission | peak memory per worker | cores busy | "
+        "throughput |",
         "|---|---|---|---|---|---|---|",
-        f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | {otter['median_s']:.0f} s | "
-        f"{gib(otter['peak_worker_bytes'])} | {otter['busy_cores']:.0%} | 1.00x |",
+        f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | "
+        f"{otter['median_s']:.0f} s | {gib(otter['peak_worker_bytes'])} | {otter['busy_cores']:.0%} | 1.00x |",
     ]
     for index, run in enumerate(report["ours"] + report["ours_other"], start=1):
         name = f"run {index}" if index <= len(report["ours"]) else f"`{run['options']}`"

@@ -149,7 +149,8 @@ def _dispatch(connection: socket.socket, own: dict[str, int], handlers: dict[int
         caller = {name: os.stat(f"/proc/{pid}/ns/{name}").st_ino for name in ("user", "pid")}
         signal.pidfd_send_signal(pidfd, 0)  # still alive, so /proc/{pid} above was the caller
         if caller["user"] != own["user"]:
-            raise PermissionError("the caller is in a user namespace of its own: kernels are made only for the grader's sandboxes")
+            raise PermissionError("the caller is in a user namespace of its own: kernels are made only for the "
+                                  "grader's sandboxes")
         if caller["pid"] == own["pid"]:
             raise PermissionError("the caller is not in a sandbox of its own")
         if sum(1 for served in handlers.values() if served == caller["pid"]) >= KERNELS_AT_ONCE:

@@ -175,5 +175,6 @@ def _confusion(result: SubmissionResult) -> str:
     table = data_table("confusion", ["true class \\ predicted", *plots.CLASS_NAMES],
                        [[name, *(str(count) for count in row)] for name, row in zip(plots.CLASS_NAMES, matrix, strict=False)],
                        caption="Test images per true class (rows) and predicted class (columns)")
-    return (summary + image(plots.confusion_matrix(matrix), "Confusion matrix of your model on the test set (numbers below)")
+    return (summary + image(plots.confusion_matrix(matrix), "Confusion matrix of your model on the test set (numbers "
+                                                            "below)")
             + disclosure("The confusion matrix as a table", table))

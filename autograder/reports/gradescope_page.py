@@ -47,7 +47,8 @@ def _curves(result: SubmissionResult) -> str:
         return ""
     student = {"train_accuracy": list(history.train_accuracy), "val_accuracy": list(history.val_accuracy)}
     return ("<h2>Training</h2>" + _image(plots.learning_curves(student, reference_curves()),
-                                         "Training and validation accuracy per epoch, yours beside the reference solution's"))
+                                         "Training and validation accuracy per epoch, yours beside the reference "
+                                         "solution's"))
 
 
 def _confusion_test(result: SubmissionResult) -> list[dict]:

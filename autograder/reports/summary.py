@@ -108,8 +108,8 @@ def _roster(results, unmatched) -> str:
     if unmatched:
         items = "".join(f'<li data-unmatched="{escape(name)}">{escape(name)}</li>' for name in unmatched)
         parts.append(f"<p>{len(unmatched)} submission(s) match nobody on the roster: they are graded, with an empty "
-                     f"student_id, and left out of canvas.csv. Rename the folder or file after the student's id, or add "
-                     f"the student to the roster.</p><ul>{items}</ul>")
+                     f"student_id, and left out of canvas.csv. Rename the folder or file after the student's id, or "
+                     f"add the student to the roster.</p><ul>{items}</ul>")
     return "".join(parts)
 
 
@@ -191,12 +191,14 @@ def _flagged(results) -> str:
     if not flagged:
         return note("No submission was flagged.")
     rows = "".join(
-        f'<tr data-flagged="{escape(r.submission)}"><td>{escape(r.submission)}</td>'
-        f'<td class="number">{r.score}</td><td><ul class="flags">{"".join(f"<li>{escape(flag)}</li>" for flag in r.flags)}</ul></td></tr>'
+        f'<tr data-flagged="{escape(r.submission)}"><td>{escape(r.submission)}</td><td '
+        f'class="number">{r.score}</td><td><ul '
+        f'class="flags">{"".join(f"<li>{escape(flag)}</li>" for flag in r.flags)}</ul></td></tr>'
         for r in flagged
     )
     return (f'<p>{escape(FLAGS_EXPLAINED)}</p>'
-            + scrolling(f'<table class="flagged"><tr><th>submission</th><th class="number">score</th><th>flags</th></tr>{rows}</table>',
+            + scrolling(f'<table class="flagged"><tr><th>submission</th><th '
+                        f'class="number">score</th><th>flags</th></tr>{rows}</table>',
                         "Flagged for review"))
 
 
@@ -234,8 +236,9 @@ def _pass_rates(results) -> str:
             f"<tr><td>{escape(check.question)}</td><td>{escape(check.description)}{' (hidden)' if check.hidden else ''}</td>"
             f'<td class="number">{count}</td><td class="number">{len(checked)}</td><td class="number">{rate:.0%}</td></tr>'
         )
-    table = scrolling('<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th>'
-                      f'<th class="number">of</th><th class="number">rate</th></tr>{"".join(rows)}</table>', "Pass rate per check")
+    table = scrolling(f'<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th><th '
+                      f'class="number">of</th><th '
+                      f'class="number">rate</th></tr>{"".join(rows)}</table>', "Pass rate per check")
     return image(plots.pass_rates(labels, rates), "Share of graded submissions passing each check (* hidden; "
                  "the table below has the numbers)") + table
 
@@ -253,7 +256,8 @@ def _failures(results) -> str:
         f'<tr><td class="number">{count}</td><td>{escape(question)}</td><td>{escape(message)}</td></tr>'
         for (question, message), count in messages.most_common(TOP_MESSAGES)
     )
-    return scrolling(f'<table class="failures"><tr><th class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>',
+    return scrolling(f'<table class="failures"><tr><th '
+                     f'class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>',
                      "Most common failure messages")
 
 
@@ -262,10 +266,12 @@ def _problems(results) -> str:
     if not problems:
         return note("None: every notebook was read and ran to its end.")
     rows = "".join(
-        f'<tr><td>{escape(r.submission)}</td><td class="status">{escape(r.status)}</td><td>{escape(r.message)}</td></tr>'
+        f'<tr><td>{escape(r.submission)}</td><td '
+        f'class="status">{escape(r.status)}</td><td>{escape(r.message)}</td></tr>'
         for r in problems
     )
-    return scrolling(f'<table class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>',
+    return scrolling(f'<table '
+                     f'class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>',
                      "Stopped or not graded")
 
 
@@ -323,14 +329,16 @@ def _near_threshold(results) -> str:
     if not near:
         return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not measured).")
     rows = "".join(
-        f'<tr data-near-threshold="{escape(r.submission)}"><td>{escape(r.name or r.submission)}</td>'
-        f'<td class="number">{accuracy:.4f}</td><td class="number">{threshold:.4f}</td>'
-        f'<td class="number">{accuracy - threshold:+.4f}</td><td class="status">{"at or above" if accuracy >= threshold else "below"}</td></tr>'
+        f'<tr data-near-threshold="{escape(r.submission)}"><td>{escape(r.name or r.submission)}</td><td '
+        f'class="number">{accuracy:.4f}</td><td class="number">{threshold:.4f}</td><td '
+        f'class="number">{accuracy - threshold:+.4f}</td><td '
+        f'class="status">{"at or above" if accuracy >= threshold else "below"}</td></tr>'
         for r, accuracy, threshold in near
     )
-    explained = (f"Their test accuracy lies within {NEAR_THRESHOLD} of the threshold. A fresh grade retrains each model, "
-                 "and retraining moves the accuracy by about that much, so these may pass on one run and fail on another "
-                 "(a rescore or a merge reuses the recorded accuracy and does not move them). Look at them before you publish.")
+    explained = (f"Their test accuracy lies within {NEAR_THRESHOLD} of the threshold. A fresh grade retrains each "
+                 f"model, and retraining moves the accuracy by about that much, so these may pass on one run and fail "
+                 "on another (a rescore or a merge reuses the recorded accuracy and does not move them). Look at them "
+                 "before you publish.")
     return f"<p>{escape(explained)}</p>" + scrolling(
         '<table class="near-threshold"><tr><th>student</th><th class="number">test accuracy</th>'
         f'<th class="number">threshold</th><th class="number">difference</th><th>accuracy</th></tr>{rows}</table>',

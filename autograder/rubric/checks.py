@@ -713,8 +713,9 @@ def predictions_match_model(facts: SubmissionFacts, expected: Expected) -> str |
     if agreement is None or agreement < MIN_ARGMAX_AGREEMENT:
         shown = "none" if agreement is None else f"{agreement:.1%}"
         return (
-            f"predictions pick the same class as the grader's predictions of model on {shown} of {_evaluated_on(facts)} "
-            f"but expected all of them: compute predictions = model.predict(x_test) with the trained model, after training"
+            f"predictions pick the same class as the grader's predictions of model on {shown} of "
+            f"{_evaluated_on(facts)} but expected all of them: compute predictions = model.predict(x_test) with the "
+            f"trained model, after training"
         )
     return None
 
@@ -735,7 +736,8 @@ def build_rubric(expected: Expected) -> tuple[Check, ...]:
     checks = (
         Check("q1_load", "x_train and x_test have the full data set's shapes", 1, False, image_shapes),
         Check("q1_load", "y_train and y_test hold one label per image", 1, False, label_shapes),
-        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are numbers",
+        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are "
+                                                                                                     "numbers",
               1, False, images_are_floats),
         Check("q1_load", f"pixels are scaled to [{_fmt(low)}, {_fmt(high)}]" if not _is_raw(scaling)
               else "pixels are kept as load_data() returns them", 1, False, images_are_scaled),

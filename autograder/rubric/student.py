@@ -176,10 +176,10 @@ def _ensure_otter() -> bool:
     if completed.returncode == 0 and importlib.util.find_spec("otter") is not None:
         return True
     reason = (completed.stderr.strip().splitlines() or ["pip failed"])[-1]
-    print(f"Could not install {OTTER_PIN} ({reason}).\n"
-          f"Install it yourself: run `%pip install {OTTER_PIN}` in a cell (or `pip install {OTTER_PIN}` in a terminal, "
-          f"see requirements-student.txt), then run this cell again.\n"
-          f"Until then, grader.check still runs the same public checks, without Otter; to submit, upload the .ipynb file.")
+    print(f"Could not install {OTTER_PIN} ({reason}).\nInstall it yourself: run `%pip install {OTTER_PIN}` in a cell "
+          f"(or `pip install {OTTER_PIN}` in a terminal, see requirements-student.txt), then run this cell again.\n"
+          f"Until then, grader.check still runs the same public checks, without Otter; to submit, upload the .ipynb "
+          f"file.")
     return False
 
 

@@ -23,7 +23,8 @@ def setup_source(threads: int, seed: int | None) -> str:
         FAST_COMPILE_SOURCE,
     ]
     if seed is not None:
-        lines += ["# Seeded by the grader before the notebook's first cell: the same notebook trains the same model in every batch.",
+        lines += ["# Seeded by the grader before the notebook's first cell: the same notebook trains the same model in "
+                  "every batch.",
                   "import keras as _grader_keras", f"_grader_keras.utils.set_random_seed({seed})"]
     return "\n".join(lines)
 

@@ -241,8 +241,8 @@ def _refused_by_safe_mode(path: Path, limits: Limits):
     if (layer := saved.refused_layer()) is None:
         return None
     if not saved.weights_match_config():  # the config alone is a claim: its weights must bear it out
-        problem = (f"has a {layer}, which Keras safe mode will not load, and its saved weights do not match its "
-                   f"saved configuration, so the grader can verify nothing about it: build the model from Keras' own layers")
+        problem = (f"has a {layer}, which Keras safe mode will not load, and its saved weights do not match its saved "
+                   f"configuration, so the grader can verify nothing about it: build the model from Keras' own layers")
         return None, ModelFacts(defined=True, problem=problem), f"model {problem}"
     hint = ("scale with keras.layers.Rescaling(1 / 255) or divide the arrays by 255.0 instead"
             if layer.startswith("Lambda") else "build the model from Keras' own layers")
@@ -262,7 +262,8 @@ def _evaluate(model, predicted: np.ndarray | None, images: np.ndarray) -> Grader
             images = images.reshape((-1,) + tuple(shape[1:]))
         probabilities = np.asarray(model.predict(images, batch_size=1000, verbose=0))
     except Exception as error:  # noqa: BLE001
-        return GraderFacts(problem=f"model cannot classify 28x28 test images ({type(error).__name__}: {shorten(str(error), 300)})")
+        return GraderFacts(problem=f"model cannot classify 28x28 test images ({type(error).__name__}: "
+                                   f"{shorten(str(error), 300)})")
     if probabilities.shape != (len(labels), 10):
         return GraderFacts(problem=f"model outputs shape {probabilities.shape} for the test set, expected (10000, 10)")
     grader_classes = probabilities.argmax(axis=1)

@@ -138,7 +138,8 @@ def _walk(folder: Path) -> list[tuple[tuple[str, ...], str]]:
                 if entry.is_symlink():
                     if named or entry.is_dir():
                         found.append((parts, f"{shown('/'.join(parts))} is a symbolic link, which the grader does not "
-                                             f"follow (it could lead anywhere on this machine): put the file itself there"))
+                                             f"follow (it could lead anywhere on this machine): put the file itself "
+                                             f"there"))
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name not in SKIPPED_FOLDERS:
                         pending.append(parts)
@@ -197,17 +198,19 @@ def _notebook_from_zip(stream, name: str, cap: int) -> tuple[bytes, str]:
                 and "__MACOSX" not in info.filename and ".ipynb_checkpoints" not in info.filename
             ]
             if not notebooks:
-                raise InvalidSubmission(f"{name} is a zip without a notebook: submit the zip made by the export cell, or the .ipynb itself")
+                raise InvalidSubmission(f"{name} is a zip without a notebook: submit the zip made by the export cell, "
+                                        f"or the .ipynb itself")
             if len(notebooks) > 1:
                 names = [shown(info.filename) for info in notebooks[:10]]
                 raise InvalidSubmission(f"{name} holds {len(notebooks)} notebooks {names}: submit exactly one")
             info = notebooks[0]
             member = f"{shown(info.filename)} in {name}"
             if info.flag_bits & 0x1:
-                raise InvalidSubmission(f"{member} is encrypted: submit the zip made by the export cell, without a password")
+                raise InvalidSubmission(f"{member} is encrypted: submit the zip made by the export cell, without a "
+                                        f"password")
             if info.compress_type not in _READABLE_METHODS:
-                raise InvalidSubmission(f"{member} is compressed with method {info.compress_type}, which the grader does "
-                                        f"not read: submit the zip made by the export cell, or the .ipynb itself")
+                raise InvalidSubmission(f"{member} is compressed with method {info.compress_type}, which the grader "
+                                        f"does not read: submit the zip made by the export cell, or the .ipynb itself")
             if info.file_size > cap:
                 raise InvalidSubmission(f"{member} is {info.file_size:,} bytes, over the {cap:,}-byte limit")
             with archive.open(info) as member_stream:
@@ -228,7 +231,8 @@ def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbform
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InvalidSubmission(f"{origin} is not UTF-8 text ({error.reason} at byte {error.start}): it is not a notebook file") from error
+        raise InvalidSubmission(f"{origin} is not UTF-8 text ({error.reason} at byte {error.start}): it is not a "
+                                f"notebook file") from error
     if json_depth(text) > max_depth:  # counted before parsing, so that no parser recurses that deep
         raise InvalidSubmission(f"{origin} nests its JSON more than {max_depth} levels deep, which no notebook does: "
                                 f"submit the .ipynb saved by Jupyter")
