@@ -140,7 +140,8 @@ def calibrate(seeds, margin, jobs):
 @click.option("--jobs", default=None, type=click.IntRange(min=1), help="Trainings run at once [default: cores + 1, as "
                                                                        "memory allows].")
 def assignment(seeds, jobs):
-    """After editing the master notebook: generate, calibrate, check the reference and the template, print the expected facts."""
+    """After editing the master notebook: generate, calibrate, check the reference and the template, print the expected
+    facts."""
     from . import assignment as homework
 
     homework.main(seeds=seeds, jobs=jobs, say=click.echo)
@@ -148,7 +149,8 @@ def assignment(seeds, jobs):
 
 @cli.command("setup-data")
 def setup_data():
-    """Put Fashion-MNIST in the Keras cache so load_data() works offline: Debian's package, or Keras' checked download."""
+    """Put Fashion-MNIST in the Keras cache so load_data() works offline: Debian's package, or Keras' checked
+    download."""
     from .trusted import dataset
 
     click.echo(f"Fashion-MNIST is ready in {dataset.provision()}")

@@ -166,7 +166,8 @@ def declarations(master: Path) -> dict[str, tuple[str, ...]]:
 
 
 def fit_keywords(notebook: Path) -> dict:
-    """The literal keyword arguments of the last ``.fit(...)`` call in ``notebook``'s code cells (source read as data)."""
+    """The literal keyword arguments of the last ``.fit(...)`` call in ``notebook``'s code cells (source read as
+    data)."""
     found: dict = {}
     for cell in nbformat.read(str(notebook), as_version=4).cells:
         if cell.cell_type != "code":

@@ -128,7 +128,8 @@ def _normalised(path: Path, master_ids: set, files: dict[str, str]) -> bytes:
 
 
 def _insert_setup_cell(notebook, files: dict[str, str]) -> None:
-    """Make the first cell (id ``init``) the hand-out's setup cell: the checks packed in, Colab's form view, folded in Jupyter."""
+    """Make the first cell (id ``init``) the hand-out's setup cell: the checks packed in, Colab's form view, folded in
+    Jupyter."""
     [init] = [cell for cell in notebook.cells if cell.get("id") == "init"]
     init.source = setup_cell_source(files)
     init.metadata["cellView"] = "form"  # Colab shows the #@title form and hides the packed code
@@ -136,7 +137,8 @@ def _insert_setup_cell(notebook, files: dict[str, str]) -> None:
 
 
 def _check_public_tests(master) -> None:
-    """The master's test cells pass the variables ``rubric.public.PUBLIC_VARIABLES`` names, from which the hand-out writes Otter's tests."""
+    """The master's test cells pass the variables ``rubric.public.PUBLIC_VARIABLES`` names, from which the hand-out
+    writes Otter's tests."""
     found = {}
     for cell in master.cells:
         if cell.cell_type == "code" and str(cell.get("id", "")).endswith("-test"):

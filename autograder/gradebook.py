@@ -101,7 +101,8 @@ def _points(row) -> str:
 
 
 def _tell_overrides(overrides: Overrides, lost: list[str], out: Path) -> None:
-    """One line on the console: how many overrides are in force, and which rows of the previous file a new one dropped."""
+    """One line on the console: how many overrides are in force, and which rows of the previous file a new one
+    dropped."""
     line = f"overrides: {len(overrides.rows)} in force"
     if lost:
         line += (f"; {len(lost)} from the previous file dropped: {'; '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}"

@@ -83,7 +83,8 @@ def run(root: Path) -> int:
         _write_failure(results_path, "No notebook was found in your submission: upload your .ipynb file, "
                                      "or the zip that the notebook's last cell exports.")
         return 0
-    chosen = min(candidates, key=lambda s: (bool(s.problem), s.path.suffix != ".ipynb", s.name))  # a notebook over a zip
+    # a notebook over a zip
+    chosen = min(candidates, key=lambda s: (bool(s.problem), s.path.suffix != ".ipynb", s.name))
     if chosen.problem:  # a link (a zip upload can hold one) or a FIFO: grade.main would follow a path it is given
         _write_failure(results_path, chosen.problem)
         return 0

@@ -161,7 +161,8 @@ def _identity(row: Override) -> tuple:
 
 
 def apply(result: SubmissionResult, overrides: list[Override]) -> SubmissionResult:
-    """``result`` with ``overrides`` (all for it) applied in file order; a check's before its question's, the total's last."""
+    """``result`` with ``overrides`` (all for it) applied in file order; a check's before its question's, the total's
+    last."""
     if not overrides:
         return result
     result = _apply_to_questions(result, [o for o in overrides if o.question != TOTAL])
@@ -172,7 +173,8 @@ def apply(result: SubmissionResult, overrides: list[Override]) -> SubmissionResu
 
 
 def adjust_total(result: SubmissionResult, change: float, reason: str) -> SubmissionResult:
-    """``result`` with its whole score changed by ``change``, kept between 0 and its maximum; ``reason`` for the student."""
+    """``result`` with its whole score changed by ``change``, kept between 0 and its maximum; ``reason`` for the
+    student."""
     kept = _number(min(max(result.score + change, 0), result.max_score) - result.score)
     return dataclasses.replace(result, total_adjustments=(*result.total_adjustments,
                                                           Adjustment(TOTAL, "", kept, reason)))

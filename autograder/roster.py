@@ -12,13 +12,12 @@ underscores, so a Canvas gradebook export works as it is:
 | ``sis_login_id`` | no | ``SIS Login ID``, ``login`` |
 | ``section`` | no | ``Section`` |
 
-Canvas's ``Points Possible`` row (no id) is skipped, and so is its Test Student (the instructor's
-"student view", named ``Test Student`` or ``Student, Test``, with no SIS id): never a missing
-student, never a row of canvas.csv; ``Roster.left_out`` names it for the console. A submission belongs to the roster student
-whose ``student_id``, ``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its
-origin says (``trusted.identity``, one layout per folder): the Canvas user id in its file name, its
-Gradescope submitters' SIDs and emails, or the name of the student's folder it is in. Without a
-roster, only Canvas and Gradescope name students.
+Canvas's ``Points Possible`` row (no id) is skipped, and so is its Test Student (the instructor's "student view", named
+``Test Student`` or ``Student, Test``, with no SIS id): never a missing student, never a row of canvas.csv;
+``Roster.left_out`` names it for the console. A submission belongs to the roster student whose ``student_id``,
+``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its origin says (``trusted.identity``, one
+layout per folder): the Canvas user id in its file name, its Gradescope submitters' SIDs and emails, or the name of the
+student's folder it is in. Without a roster, only Canvas and Gradescope name students.
 
 A submission whose ids disagree (a Gradescope submitter whose SID is one student's and whose email
 is another's, or not the email the roster has for them), or whose student's submissions cannot be

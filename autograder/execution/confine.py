@@ -162,7 +162,8 @@ SECCOMP_FD = "{seccomp_fd}"  # in ``argv``, replaced by the descriptor the shim 
 
 
 def confine_command(argv: list[str], limits, cgroup_procs, *, seccomp: Path | None = None) -> list[str]:
-    """``argv`` prefixed by the shim that applies rlimits and joins the cgroups (their ``cgroup.procs`` files) before exec.
+    """``argv`` prefixed by the shim that applies rlimits and joins the cgroups (their ``cgroup.procs`` files) before
+    exec.
 
     With ``seccomp``, the shim opens that file and puts its descriptor where ``argv`` says ``SECCOMP_FD``
     (bubblewrap's ``--seccomp FD``). The shim is this file run as a script, so it needs nothing on the

@@ -496,7 +496,8 @@ class _KernelStart:
                 command = super().format_kernel_cmd(extra_arguments)
                 if not sandboxed:
                     return command
-                inside = f"{SANDBOX_RUNTIME}/{Path(self.connection_file).name}"  # where the kernel sees its connection file
+                # where the kernel sees its connection file
+                inside = f"{SANDBOX_RUNTIME}/{Path(self.connection_file).name}"
                 return [inside if part == self.connection_file else part for part in command]
 
         self.manager = SandboxedKernelManager

@@ -69,7 +69,8 @@ def note(text: str) -> str:
 
 
 def disclosure(summary: str, content: str) -> str:
-    """``content`` (a plot's numbers, as a table) behind a click: there for whoever needs it, out of the way otherwise."""
+    """``content`` (a plot's numbers, as a table) behind a click: there for whoever needs it, out of the way
+    otherwise."""
     return f"<details><summary>{escape(summary)}</summary>{content}</details>"
 
 

@@ -126,7 +126,8 @@ def gradescope_failure(output: str) -> dict:
 
 
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
-    """results.json and feedback.html; the page's plots are kept in the folder and reused while what they draw is the same."""
+    """results.json and feedback.html; the page's plots are kept in the folder and reused while what they draw is the
+    same."""
     folder = submission_folder(out_dir, result.submission)
     write_atomic(folder / RESULTS_FILE, _results_text(result))
     with contextlib.nullcontext() if plots.caching() else plots.cached_in(folder / plots.CACHE_FOLDER):

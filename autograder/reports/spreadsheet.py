@@ -1,4 +1,5 @@
-"""The one owner of CSV files the kit writes (grades.csv, canvas.csv, grades_long.csv): cells a spreadsheet shows as text.
+"""The one owner of CSV files the kit writes (grades.csv, canvas.csv, grades_long.csv): cells a spreadsheet shows as
+text.
 
 Submission names, messages and roster names come from students: ``=HYPERLINK(...)`` or ``@SUM(...)``
 would run when the instructor opens the file in Excel or LibreOffice (CSV injection). Every writer

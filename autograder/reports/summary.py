@@ -300,7 +300,8 @@ def _table(results, out_dir: Path) -> str:
 
 
 def _student_cell(result: SubmissionResult, out_dir: Path) -> str:
-    """The student's name (or, when nobody is known, the file name) linked to the feedback; the file name and id small."""
+    """The student's name (or, when nobody is known, the file name) linked to the feedback; the file name and id
+    small."""
     who = escape(result.name) if result.name else breakable(result.submission)
     if result.submission:  # a missing student has no submission, so nothing to link to
         link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()

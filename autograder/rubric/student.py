@@ -129,7 +129,8 @@ def is_setup_cell(source: str, package_dir: Path | None = None) -> bool:
 
 
 def otter_test_file(question: str) -> str:
-    """Otter's exception-style test file for ``question``: it calls ``public.assert_public``, as the master's test cell does."""
+    """Otter's exception-style test file for ``question``: it calls ``public.assert_public``, as the master's test cell
+    does."""
     from .checks import max_points
     from .public import PUBLIC_VARIABLES
 
@@ -184,7 +185,8 @@ def _ensure_otter() -> bool:
 
 
 def on_colab() -> bool:
-    """Colab's shell is ``google.colab._shell.Shell``: Otter tells Colab apart the same way (its ``IPythonInterpreter``)."""
+    """Colab's shell is ``google.colab._shell.Shell``: Otter tells Colab apart the same way (its
+    ``IPythonInterpreter``)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -269,7 +271,8 @@ class DirectResult:
 
 
 def direct_check(question: str, env: dict) -> DirectResult:
-    """The public checks of ``question`` on ``env``'s variables, passed by name as Otter passes them (None if missing)."""
+    """The public checks of ``question`` on ``env``'s variables, passed by name as Otter passes them (None if
+    missing)."""
     from .public import PUBLIC_VARIABLES, assert_public
 
     variables = {name: env.get(name) for name in PUBLIC_VARIABLES[question]}

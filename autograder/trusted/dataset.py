@@ -94,7 +94,8 @@ def _place(target: Path, name: str, write) -> None:
 
 
 def _download_verified(name: str, destination: Path) -> None:
-    """Keras downloads ``name`` into a staging folder; only a file with the published SHA-256 reaches ``destination``."""
+    """Keras downloads ``name`` into a staging folder; only a file with the published SHA-256 reaches
+    ``destination``."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="fashion-mnist-") as staging:

@@ -10,18 +10,15 @@ It reads source only and never runs it: each code cell is parsed with ``ast`` (I
 and ``!`` lines blanked first); a cell that still does not parse is scanned with regular
 expressions instead. Nothing here raises on a strange cell.
 
-Simple aliases are followed across the whole notebook: a name bound (by assignment, tuple
-unpacking or a chain of assignments) to ``optimizer.iterations``, to an optimizer, or to a
-History's ``.history``/``.params`` (or an item of them) counts as what it was bound to, so
-``steps = model.optimizer.iterations; steps.assign(15000)`` and
-``record, settings = h.history, h.params; record["loss"] = ...`` are flagged like the direct
-forms. A use is judged by the name's latest binding before it, in the order the grader runs the
-cells (``hist = pd.DataFrame(hist)`` makes ``hist`` a copy again); a use before any binding,
-as in a function defined earlier, by any of its bindings. Any ``socket``, ``ctypes`` or ``subprocess`` name imported from any module (many
-re-export ``socket``, e.g. ``multiprocessing.reduction``) or read as an attribute of an
-imported module is flagged like the module itself. Data flowing through function calls,
-containers or computed names is not followed: the CPU measurement (``trusted.training_cpu``) is
-the backstop for forged training.
+Simple aliases are followed across the whole notebook: a name bound (by assignment, tuple unpacking or a chain of
+assignments) to ``optimizer.iterations``, to an optimizer, or to a History's ``.history``/``.params`` (or an item of
+them) counts as what it was bound to, so ``steps = model.optimizer.iterations; steps.assign(15000)`` and ``record,
+settings = h.history, h.params; record["loss"] = ...`` are flagged like the direct forms. A use is judged by the name's
+latest binding before it, in the order the grader runs the cells (``hist = pd.DataFrame(hist)`` makes ``hist`` a copy
+again); a use before any binding, as in a function defined earlier, by any of its bindings. Any ``socket``, ``ctypes``
+or ``subprocess`` name imported from any module (many re-export ``socket``, e.g. ``multiprocessing.reduction``) or read
+as an attribute of an imported module is flagged like the module itself. Data flowing through function calls, containers
+or computed names is not followed: the CPU measurement (``trusted.training_cpu``) is the backstop for forged training.
 
 A determined student can hide from it, e.g. with ``getattr`` on computed strings or ``exec``.
 Those tools are flagged themselves ("dynamic code"), but the scan raises the cost of forging;
@@ -454,7 +451,8 @@ def _check_store(target: ast.Attribute | ast.Subscript, names: _Names,
     root, chain = _chain(target)
     if _is_iterations(root, chain, names, position):
         yield OPTIMIZER_ITERATIONS, shown
-    if _HISTORY_FIELDS & set(chain) or _bound_to(names, RECORD, root, position):  # h.history["loss"] = [...], record["loss"] = [...]
+    # h.history["loss"] = [...], record["loss"] = [...]
+    if _HISTORY_FIELDS & set(chain) or _bound_to(names, RECORD, root, position):
         yield HISTORY, shown
     # Monkeypatching is about module attributes, so the root is followed through `.` and `[]` only:
     # `np.zeros(3).shape = ...` reshapes a fresh array and patches nothing.

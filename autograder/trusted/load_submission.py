@@ -73,7 +73,8 @@ def find_submissions(paths, notes: list[str] | None = None, layouts: list[str] |
     """
     notes = [] if notes is None else notes
     layouts = [] if layouts is None else layouts
-    found: dict[Path, tuple[tuple[str, ...], int, Identity, str]] = {}  # file -> (its parts, where its name starts, identity, problem)
+    # file -> (its parts, where its name starts, identity, problem)
+    found: dict[Path, tuple[tuple[str, ...], int, Identity, str]] = {}
     loose = []
     for path in map(Path, paths):
         if not path.is_dir():
