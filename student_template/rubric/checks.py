@@ -321,7 +321,7 @@ def layer_sizes(facts: SubmissionFacts, expected: Expected) -> str | None:
                 continue
             wanted = [layer.get(name) for layer in layers]
             observed = [getattr(layer, name) for layer in found]
-            if len(observed) != len(wanted) or any(w is not None and not _same(o, w) for o, w in zip(observed, wanted)):
+            if len(observed) != len(wanted) or any(w is not None and not _same(o, w) for o, w in zip(observed, wanted, strict=True)):
                 return (f"model's {kind} layers have {name} {_listed(observed)} but expected {_listed(wanted)}: "
                         f"{_sizes_hint(kind, name, wanted, expected)}")
     return None
@@ -367,7 +367,7 @@ def layer_activations(facts: SubmissionFacts, expected: Expected) -> str | None:
             if graded_kind == kind:
                 wanted[index] = activation
         observed = [layer.activation for layer in layers if layer.type == kind]
-        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted)):
+        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted, strict=True)):
             return (f"model's {kind} layers use activations {observed} but expected {wanted}: "
                     f"{_activations_hint(kind, [w for w in wanted if w], expected)}")
     return None
@@ -403,7 +403,8 @@ def _next_shape(shape, layer):
         window = layer.kernel_size if layer.type == "Conv2D" else (layer.pool_size or (2, 2))
         strides = layer.strides or ((1, 1) if layer.type == "Conv2D" else window)
         size = [(n + s - 1) // s if layer.padding == "same" else (n - k) // s + 1
-                for n, k, s in zip(shape[:2], window, strides)]
+                # strict=False: a student's kernel_size or strides of another length gives the shape it always gave
+                for n, k, s in zip(shape[:2], window, strides, strict=False)]
         return (*size, layer.filters if layer.type == "Conv2D" else shape[2])
     if layer.type in ("Dropout", "BatchNormalization", "Rescaling"):
         return shape
@@ -712,8 +713,9 @@ def predictions_match_model(facts: SubmissionFacts, expected: Expected) -> str |
     if agreement is None or agreement < MIN_ARGMAX_AGREEMENT:
         shown = "none" if agreement is None else f"{agreement:.1%}"
         return (
-            f"predictions pick the same class as the grader's predictions of model on {shown} of {_evaluated_on(facts)} "
-            f"but expected all of them: compute predictions = model.predict(x_test) with the trained model, after training"
+            f"predictions pick the same class as the grader's predictions of model on {shown} of "
+            f"{_evaluated_on(facts)} but expected all of them: compute predictions = model.predict(x_test) with the "
+            f"trained model, after training"
         )
     return None
 
@@ -734,7 +736,8 @@ def build_rubric(expected: Expected) -> tuple[Check, ...]:
     checks = (
         Check("q1_load", "x_train and x_test have the full data set's shapes", 1, False, image_shapes),
         Check("q1_load", "y_train and y_test hold one label per image", 1, False, label_shapes),
-        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are numbers",
+        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are "
+                                                                                                     "numbers",
               1, False, images_are_floats),
         Check("q1_load", f"pixels are scaled to [{_fmt(low)}, {_fmt(high)}]" if not _is_raw(scaling)
               else "pixels are kept as load_data() returns them", 1, False, images_are_scaled),

@@ -129,7 +129,8 @@ def is_setup_cell(source: str, package_dir: Path | None = None) -> bool:
 
 
 def otter_test_file(question: str) -> str:
-    """Otter's exception-style test file for ``question``: it calls ``public.assert_public``, as the master's test cell does."""
+    """Otter's exception-style test file for ``question``: it calls ``public.assert_public``, as the master's test cell
+    does."""
     from .checks import max_points
     from .public import PUBLIC_VARIABLES
 
@@ -176,15 +177,16 @@ def _ensure_otter() -> bool:
     if completed.returncode == 0 and importlib.util.find_spec("otter") is not None:
         return True
     reason = (completed.stderr.strip().splitlines() or ["pip failed"])[-1]
-    print(f"Could not install {OTTER_PIN} ({reason}).\n"
-          f"Install it yourself: run `%pip install {OTTER_PIN}` in a cell (or `pip install {OTTER_PIN}` in a terminal, "
-          f"see requirements-student.txt), then run this cell again.\n"
-          f"Until then, grader.check still runs the same public checks, without Otter; to submit, upload the .ipynb file.")
+    print(f"Could not install {OTTER_PIN} ({reason}).\nInstall it yourself: run `%pip install {OTTER_PIN}` in a cell "
+          f"(or `pip install {OTTER_PIN}` in a terminal, see requirements-student.txt), then run this cell again.\n"
+          f"Until then, grader.check still runs the same public checks, without Otter; to submit, upload the .ipynb "
+          f"file.")
     return False
 
 
 def on_colab() -> bool:
-    """Colab's shell is ``google.colab._shell.Shell``: Otter tells Colab apart the same way (its ``IPythonInterpreter``)."""
+    """Colab's shell is ``google.colab._shell.Shell``: Otter tells Colab apart the same way (its
+    ``IPythonInterpreter``)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -269,7 +271,8 @@ class DirectResult:
 
 
 def direct_check(question: str, env: dict) -> DirectResult:
-    """The public checks of ``question`` on ``env``'s variables, passed by name as Otter passes them (None if missing)."""
+    """The public checks of ``question`` on ``env``'s variables, passed by name as Otter passes them (None if
+    missing)."""
     from .public import PUBLIC_VARIABLES, assert_public
 
     variables = {name: env.get(name) for name in PUBLIC_VARIABLES[question]}
@@ -322,7 +325,7 @@ def stale_notebook(path: Path, cells: list[tuple[float, str]], namespace: dict) 
     modified = path.stat().st_mtime
     unsaved = [source for started, source in cells if started > modified
                and _normalised(source) not in saved_sources and not _GRADER_CALL.match(_normalised(source) or "#")]
-    save = f"Save the notebook (File > Save, or Ctrl+S), then run this cell again."
+    save = "Save the notebook (File > Save, or Ctrl+S), then run this cell again."
     if unsaved:
         first = _normalised(unsaved[0]).splitlines()[0][:60]
         return (f"Not exported: the saved file {path.name} is older than your answers: {len(unsaved)} cell(s) you ran "
