@@ -65,7 +65,8 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layou
         ))
     failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
     if failed:
-        raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
+        raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook "
+                       "first")
     expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], layout.solution,
                                    **expectations.declarations(layout.master))
     accuracies = [run.facts.grader.test_accuracy for run in runs]

@@ -77,7 +77,8 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
     if missing:
-        raise KitError(f"no such file or folder: {', '.join(missing)}: check the path (pass notebooks, zips or folders)")
+        raise KitError(f"no such file or folder: {', '.join(missing)}: check the path (pass notebooks, zips or "
+                       "folders)")
     found_notes: list[str] = []
     layouts: list[str] = []  # each folder's layout, decided once (trusted.identity): said before anything runs
     submissions = find_submissions(paths, found_notes, layouts)

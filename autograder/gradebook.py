@@ -234,7 +234,8 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
               f"student_id (left out of canvas.csv): {', '.join(chosen.unmatched[:10])}"
               f"{' ...' if len(chosen.unmatched) > 10 else ''}", file=sys.stderr)
     for name, reason in sorted(chosen.attention.items()):
-        print(f"needs attention: {name} is assigned to nobody (graded, left out of canvas.csv): {reason}", file=sys.stderr)
+        print(f"needs attention: {name} is assigned to nobody (graded, left out of canvas.csv): "
+              f"{reason}", file=sys.stderr)
     if not any(row.student_id for row in rows):
         print(f"note: {out / CANVAS_FILE} lists no student: nothing named one (no --roster, and no Canvas or "
               f"Gradescope download); pass --roster to fill it", file=sys.stderr)

@@ -71,7 +71,8 @@ def read_overrides(path: Path) -> Overrides:
         raw = path.read_bytes()[:MAX_OVERRIDES_BYTES + 1]
         text = raw.decode("utf-8-sig")
     except OSError as error:
-        raise KitError(f"cannot read the overrides {path}: {error.strerror}: pass a CSV file with --overrides") from error
+        raise KitError(f"cannot read the overrides {path}: {error.strerror}: pass a CSV file with "
+                       "--overrides") from error
     except UnicodeDecodeError as error:
         raise KitError(f"the overrides {path} are not UTF-8 text: save the file as 'CSV UTF-8'") from error
     if len(raw) > MAX_OVERRIDES_BYTES:

@@ -151,4 +151,5 @@ def read_manifest(folder: Path) -> Manifest:
         raise KitError(f"{folder} is not a graded output folder (no {MANIFEST}): pass the --out folders "
                        f"written by `grade` (or `grade --shard K/N`)") from None
     except (OSError, ValueError, KeyError, TypeError, KitError) as error:
-        raise KitError(f"{path} is unreadable ({error}): grade that folder again with `grade ... --out {folder}`") from None
+        raise KitError(f"{path} is unreadable ({error}): grade that folder again with `grade ... --out "
+                       f"{folder}`") from None

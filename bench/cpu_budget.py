@@ -101,7 +101,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--cold-kernels", action="store_true", help="every kernel imports TensorFlow itself (no zygote)")
+    parser.add_argument("--cold-kernels", action="store_true", help="every kernel imports TensorFlow itself (no "
+                                                                    "zygote)")
     args = parser.parse_args()
     run.ResourceGroup = MeteredGroup
     grade.kernel_zygote = MeteredZygote.start

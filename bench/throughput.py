@@ -236,9 +236,9 @@ def markdown(report: dict) -> str:
         rows.append(f"| `python -m autograder grade` ({name}) | {report['submissions']} | {run['wall_s']:.0f} s | "
                     f"{run['median_s']:.0f} s | {gib(run['peak_worker_bytes'])} | {run['busy_cores']:.0%} | "
                     f"**{otter['wall_s'] / run['wall_s']:.2f}x** |")
-    rows += ["", f"- Our grader also runs one trusted inspector process for the whole batch (TensorFlow and the test set "
-             f"loaded once): peak {gib(ours['peak_inspector_bytes'])}; and one kernel zygote (TensorFlow imported once, "
-             f"kernels forked from it): peak {gib(ours['peak_zygote_bytes'])}.",
+    rows += ["", "- Our grader also runs one trusted inspector process for the whole batch (TensorFlow and the test "
+             f"set loaded once): peak {gib(ours['peak_inspector_bytes'])}; and one kernel zygote (TensorFlow imported "
+             f"once, kernels forked from it): peak {gib(ours['peak_zygote_bytes'])}.",
              f"- Scores identical across our {len(report['ours']) + len(report['ours_other'])} runs: "
              f"**{report['scores_identical']}**",
              f"- Student structure check, `grader.check(\"q2_model\")`: {report['structure_check_s']:.3f} s",

@@ -186,7 +186,8 @@ class _LimitedClient(NotebookClient):
         try:
             return super().process_message({**msg, "content": content}, cell, cell_index)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise MalformedMessage(f"a {msg_type!r} message nbclient cannot read ({type(error).__name__}: {error})") from None
+            raise MalformedMessage(f"a {msg_type!r} message nbclient cannot read ({type(error).__name__}: "
+                                   f"{error})") from None
 
     def _charge(self, msg, cell_index) -> bool:
         """Count ``msg`` against its cell's budget; False (and interrupt a student's cell) once the budget is spent."""

@@ -94,7 +94,8 @@ def _threshold(results) -> str:
 
 
 def _legend() -> str:
-    items = "".join(f"<li><strong>{escape(status)}</strong>: {escape(STATUS_MEANINGS[status])}</li>" for status in STATUSES)
+    items = "".join(f"<li><strong>{escape(status)}</strong>: "
+                    f"{escape(STATUS_MEANINGS[status])}</li>" for status in STATUSES)
     return f'<ul class="legend">{items}</ul>'
 
 
@@ -103,7 +104,8 @@ def _roster(results, unmatched) -> str:
     parts = []
     missing = [r for r in results if r.status == "missing"]
     if missing:
-        items = "".join(f'<li data-missing="{escape(r.student_id)}">{escape(r.name)} ({escape(r.student_id)})</li>' for r in missing)
+        items = "".join(f'<li data-missing="{escape(r.student_id)}">{escape(r.name)} '
+                        f'({escape(r.student_id)})</li>' for r in missing)
         parts.append(f"<p>{len(missing)} student(s) on the roster have no submission:</p><ul>{items}</ul>")
     if unmatched:
         items = "".join(f'<li data-unmatched="{escape(name)}">{escape(name)}</li>' for name in unmatched)
@@ -146,7 +148,8 @@ def _late_section(results, policy: str) -> str:
     late_rows = [r for r in results if r.late]
     if not late_rows:
         return ""
-    items = "".join(f'<li data-late-row="{escape(r.submission)}">{escape(r.name or r.submission)}</li>' for r in late_rows)
+    items = "".join(f'<li data-late-row="{escape(r.submission)}">{escape(r.name or r.submission)}</li>'
+                    for r in late_rows)
     said = (f"Late policy applied: <code>{escape(policy)}</code>; the points taken are listed under Overrides."
             if policy else "No late policy was given (--late-policy): their scores are the rubric's.")
     return f"<h2>Late</h2><p>{len(late_rows)} submission(s) came after the due date. {said}</p><ul>{items}</ul>"
@@ -328,7 +331,8 @@ def _near_threshold(results) -> str:
             if round(abs(grader.test_accuracy - grader.accuracy_threshold), 9) <= NEAR_THRESHOLD:
                 near.append((result, grader.test_accuracy, grader.accuracy_threshold))
     if not near:
-        return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not measured).")
+        return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not "
+                    "measured).")
     rows = "".join(
         f'<tr data-near-threshold="{escape(r.submission)}"><td>{escape(r.name or r.submission)}</td><td '
         f'class="number">{accuracy:.4f}</td><td class="number">{threshold:.4f}</td><td '

@@ -221,7 +221,8 @@ def _notebook_from_zip(stream, name: str, cap: int) -> tuple[bytes, str]:
         raise
     except _ZIP_ERRORS as error:
         reason = shown(" ".join(str(error).split())[:200]) or type(error).__name__
-        raise InvalidSubmission(f"{name} is not a readable zip ({reason}): it is damaged or cut short; {AGAIN}") from error
+        raise InvalidSubmission(f"{name} is not a readable zip ({reason}): it is damaged or cut short; "
+                                f"{AGAIN}") from error
 
 
 def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbformat.NotebookNode:
@@ -257,7 +258,8 @@ def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbform
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several types for malformed notebooks
         first = shown((str(error).strip().splitlines() or [type(error).__name__])[0][:300])
-        raise InvalidSubmission(f"{origin} is not a valid notebook ({first}): open it in Jupyter and save it again") from error
+        raise InvalidSubmission(f"{origin} is not a valid notebook ({first}): open it in Jupyter and save "
+                                "it again") from error
     return notebook
 
 
