@@ -63,7 +63,8 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layou
                                        inspector=inspector, threads=threads, seed=seed, zygote=zygote),
             range(seeds),
         ))
-    failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
+    failed = [(seed, run.message) for seed, run in enumerate(runs)
+              if run.facts is None or run.facts.grader.test_accuracy is None]
     if failed:
         raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook "
                        "first")

@@ -52,7 +52,8 @@ def derive(runs: list[tuple[int, SubmissionFacts]], notebook: Path, *, graded_de
             raise ReferenceDisagrees(
                 f"the reference solution's runs disagree on {field} (seed {first_seed} and seed {seed}): "
                 f"the expected facts must not depend on the seed; fix the master notebook")
-    return dataclasses.replace(first, seeds=tuple(seed for seed, _ in runs), about=ABOUT, switched_off=tuple(switched_off))
+    return dataclasses.replace(first, seeds=tuple(seed for seed, _ in runs), about=ABOUT,
+                               switched_off=tuple(switched_off))
 
 
 def _from_facts(facts: SubmissionFacts, fit_call: dict, graded_defaults: tuple[str, ...]) -> Expected:
@@ -203,8 +204,8 @@ def summary(expected: Expected) -> str:
     """The record in a few lines, for the console of ``make assignment``."""
     data, model, compiled, fit = expected.data, expected.model, expected.compile, expected.fit
     layers = ", ".join(
-        layer.type + "(" + ", ".join(f"{k}={v}" for k, v in {**layer.attributes(),
-                                                              "activation": layer.activation}.items() if v is not None) + ")"
+        layer.type + "(" + ", ".join(f"{k}={v}" for k, v in {**layer.attributes(), "activation": layer.activation}.items()
+                                     if v is not None) + ")"
         for layer in model.layers)
     rate = f" learning rate {compiled.learning_rate:g}," if compiled.learning_rate is not None else ""
     return "\n".join([

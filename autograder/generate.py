@@ -163,7 +163,8 @@ def _check_points(master, switched_off: tuple[str, ...]) -> None:
             config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
             declared[config.get("name")] = config.get("points")
     rubric_for = build_rubric(dataclasses.replace(default_expected(), switched_off=switched_off))
-    rubric = {question: sum(check.points for check in rubric_for if check.question == question) for question in QUESTIONS}
+    rubric = {question: sum(check.points for check in rubric_for if check.question == question)
+              for question in QUESTIONS}
     if declared != rubric:
         raise GenerationFailed(f"the master's questions declare points {declared} but the rubric's checks add up to "
                                f"{rubric}: make each question's `points:` the sum of its checks (README: What is "

@@ -103,15 +103,15 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes, inspection_timeout=inspection_timeout)
     jobs, threads = plan_workers(jobs, max(len(submissions), 1))
     notes: set[str] = set()
-    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet,
-                        warm_kernels=warm_kernels, notes=notes)
+    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads,
+                        quiet=quiet, warm_kernels=warm_kernels, notes=notes)
     order = {s.name: index for index, s in enumerate(everything)}
     results = sorted([*results, *superseded], key=lambda result: order[result.submission])
     shards.write_manifest(out, shard, ledger.fingerprints(threshold), everything, results, notes)
     if shard is not None:  # this slice's students only: the others are in other slices, not missing
         roster, overrides = gradebook.for_slice(roster, overrides, chosen, {r.submission for r in results})
-    rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides, assignment_name=assignment_name,
-                  quiet=quiet, late_policy=policy)
+    rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides,
+                            assignment_name=assignment_name, quiet=quiet, late_policy=policy)
     return 1 if any(row.status == "error" for row in rows) else 0
 
 
@@ -193,7 +193,8 @@ def _run_pending(pending, *, total, out, limits, threshold, jobs, threads, quiet
     results = {}
     warm = warm_kernels and len(pending) > 1  # for a single kernel, the zygote's own import would be one more
     zygote_or_none = kernel_zygote(threads, limits) if warm else contextlib.nullcontext(None)
-    with Inspector(threads, limits) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
+    with (Inspector(threads, limits) as inspector, zygote_or_none as zygote,
+          ThreadPoolExecutor(max_workers=jobs) as pool):
         futures = {
             pool.submit(settle, s, functools.partial(grade_submission, s, out=out, limits=limits, threshold=threshold,
                                                      threads=threads, inspector=inspector, zygote=zygote, notes=notes),
@@ -273,7 +274,8 @@ def rescore(submission: Submission, recorded: SubmissionResult, threshold: float
     """
     if recorded.facts is None:
         return recorded
-    return score_facts(submission, Collected(recorded.status, recorded.message, recorded.facts, recorded.flags), threshold)
+    collected = Collected(recorded.status, recorded.message, recorded.facts, recorded.flags)
+    return score_facts(submission, collected, threshold)
 
 
 def _ledger_line(verdicts, prints: ledger.Fingerprints) -> str | None:

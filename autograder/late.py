@@ -192,7 +192,8 @@ def keep(policy: LatePolicy | None, out: Path) -> None:
     if policy is None:
         path.unlink(missing_ok=True)
         return
-    write_atomic(path, json.dumps({"policy": policy.text, "due": policy.due.isoformat() if policy.due else None}) + "\n")
+    record = {"policy": policy.text, "due": policy.due.isoformat() if policy.due else None}
+    write_atomic(path, json.dumps(record) + "\n")
 
 
 KEPT = "kept"  # finish's default: the policy kept in the output folder, if any

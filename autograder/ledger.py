@@ -145,7 +145,8 @@ def _definitions(names) -> bytes:
     found = {}
     for node in ast.parse(source).body:
         targets = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else [
-            target.id for target in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(target, ast.Name)]
+            target.id for target in getattr(node, "targets", [getattr(node, "target", None)])
+            if isinstance(target, ast.Name)]
         first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", ()))])
         for name in targets:
             found[name] = "".join(lines[first - 1:node.end_lineno])  # with its decorators, e.g. @dataclass

@@ -37,8 +37,8 @@ def main(*, dirs, out: Path, roster: Path | None = None, overrides: Path | None 
     for manifest, item in entries:
         _copy_folder(submission_folder(manifest.folder, item["name"]), submission_folder(out, item["name"]))
     notes = sorted({note for manifest in manifests for note in manifest.notes})
-    options = {key: value for key, value in
-               (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name)) if value is not None}
+    given = (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name))
+    options = {key: value for key, value in given if value is not None}
     results = gradebook.finish(results, out, notes=notes, quiet=quiet, late_policy=policy, **options)
     shards.write_merged(out, manifests, [item for _, item in entries])
     if not quiet:
@@ -57,7 +57,8 @@ def _refuse_unmergeable(manifests: list[shards.Manifest], out: Path) -> None:
             raise KitError(f"{first.folder} was graded with accuracy threshold {first.threshold} and {manifest.folder} "
                            f"with {manifest.threshold}: run `grade --shard` again in one of them with the other's "
                            f"--threshold (it only rescores, no notebook runs)")
-        for side, differs in (("execution code (sandbox, runner, inspector, limits)", manifest.execution != first.execution),
+        for side, differs in (("execution code (sandbox, runner, inspector, limits)",
+                               manifest.execution != first.execution),
                               ("rubric, points or threshold", manifest.rubric != first.rubric)):
             if differs:
                 raise KitError(f"{first.folder} and {manifest.folder} were graded with different {side}: grade every "

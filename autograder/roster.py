@@ -239,7 +239,8 @@ def _submitter(person: Submitter, roster: Roster) -> tuple[Student | None, str]:
                       f"their email {person.email!r} is {by_email.name}'s ({by_email.student_id}): check who submitted "
                       f"it")
     student = by_sid or by_email
-    if student is not None and person.email and student.email and person.email.strip().lower() != student.email.strip().lower():
+    if (student is not None and person.email and student.email
+            and person.email.strip().lower() != student.email.strip().lower()):
         return None, (f"its submitter's SID {person.sid!r} is {student.name}'s ({student.student_id}) on the roster, "
                       f"but their email {person.email!r} is not the roster's {student.email!r}: check who submitted it")
     return student, ""

@@ -66,7 +66,8 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
            **bubblewrap.kernel_env(threads)}
     command = ["bwrap", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--die-with-parent", "--new-session",
                "--cap-add", "ALL", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bubblewrap.system_binds(),
-               "--tmpfs", bubblewrap.SANDBOX_HOME, "--ro-bind", "/sys", "/sys", "--bind", "/sys/fs/cgroup", "/sys/fs/cgroup",
+               "--tmpfs", bubblewrap.SANDBOX_HOME, "--ro-bind", "/sys", "/sys",
+               "--bind", "/sys/fs/cgroup", "/sys/fs/cgroup",
                "--ro-bind", str(ZYGOTE_SCRIPT), "/opt/kernel_zygote.py",
                "--bind", str(directory), str(directory), "--chdir", "/", "--clearenv"]
     for key, value in env.items():

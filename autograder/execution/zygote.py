@@ -350,7 +350,8 @@ def _run_kernel(connection, request, streams, imported_env, ignored) -> int:
     connection.close()
     from ipykernel import kernelapp
 
-    sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, "-f", request["connection_file"], *request["arguments"]]
+    launcher = importlib.util.find_spec("ipykernel_launcher").origin
+    sys.argv = [launcher, "-f", request["connection_file"], *request["arguments"]]
     kernelapp.launch_new_instance()
     return 0
 

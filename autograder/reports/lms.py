@@ -46,7 +46,8 @@ def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: st
         if row.student_id in sis_only and not getattr(student, "sis_user_id", ""):
             continue  # nothing Canvas could match it by
         writer.writerow([_cell(value) for value in (
-            row.name, "" if row.student_id in sis_only else row.student_id, getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
+            row.name, "" if row.student_id in sis_only else row.student_id,
+            getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
             getattr(student, "section", ""), row.score if row.is_grade and row.final else "",
         )])
     return buffer.getvalue()

@@ -74,7 +74,8 @@ def disclosure(summary: str, content: str) -> str:
     return f"<details><summary>{escape(summary)}</summary>{content}</details>"
 
 
-def data_table(css: str, header: list[str], rows: list[list[str]], *, row_headers: bool = True, caption: str = "") -> str:
+def data_table(css: str, header: list[str], rows: list[list[str]], *, row_headers: bool = True,
+               caption: str = "") -> str:
     """A plain table of already-formatted values: the text equivalent of a plot. Every cell is escaped here.
 
     With ``row_headers``, each row's first cell is its header (``<th scope="row">``); the other cells are numbers.
@@ -85,8 +86,8 @@ def data_table(css: str, header: list[str], rows: list[list[str]], *, row_header
         first = f'<th scope="row">{escape(row[0])}</th>' if row_headers else f'<td class="number">{escape(row[0])}</td>'
         body.append("<tr>" + first + "".join(f'<td class="number">{escape(cell)}</td>' for cell in row[1:]) + "</tr>")
     title = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return scrolling(f'<table class="{escape(css)}">{title}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>',
-                     caption or css)
+    return scrolling(f'<table class="{escape(css)}">{title}<thead><tr>{head}</tr></thead>'
+                     f'<tbody>{"".join(body)}</tbody></table>', caption or css)
 
 
 NUMBER = ' class="number"'
@@ -105,7 +106,8 @@ def breakable(name: str) -> str:
 def mark(passed: bool, points: int) -> str:
     """A check's mark, said in words as well as by mark and colour (a check worth no points is feedback only)."""
     if points == 0:
-        symbol, css, words = ("&#10004;", "info", "feedback only, passed") if passed else ("&#10008;", "fail", "feedback only, not passed")
+        symbol, css, words = (("&#10004;", "info", "feedback only, passed") if passed
+                              else ("&#10008;", "fail", "feedback only, not passed"))
     else:
         symbol, css, words = ("&#10004;", "pass", "passed") if passed else ("&#10008;", "fail", "failed")
     return f'<span class="{css}" aria-hidden="true">{symbol}</span> <span class="visually-hidden">{words}: </span>'

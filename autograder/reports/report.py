@@ -22,7 +22,8 @@ from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's 
 
 # The files of a submission's output folder (``submission_folder``); ``ledger.RECORD`` is the ledger's own.
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
-GRADES_COLUMNS = ("submission", "student_id", "name", "status", "late", "score", "max_score", *QUESTIONS, "message", "flags")
+GRADES_COLUMNS = ("submission", "student_id", "name", "status", "late", "score", "max_score", *QUESTIONS, "message",
+                  "flags")
 READABLE_NAME_LENGTH = 80
 BEFORE_TITLE = 1024  # characters of feedback.html before its <title> (doctype, charset, viewport, CSP), with room
 
@@ -161,7 +162,8 @@ def refresh_submission_reports(result: SubmissionResult, out_dir: Path) -> bool:
     """
     folder = submission_folder(out_dir, result.submission)
     try:
-        if (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result) and _addressed_to(folder, result):
+        same = (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result)
+        if same and _addressed_to(folder, result):
             return False
     except OSError:
         pass
@@ -184,11 +186,13 @@ def format_table(results: list[SubmissionResult]) -> str:
     header = ["submission", "student", "status", "score", *QUESTIONS]
     rows = [
         [r.submission or "-", r.name or r.student_id or "-", r.status + (" (late)" if r.late else ""),
-         f"{r.score}/{r.max_score}" if r.is_grade else "-", *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
+         f"{r.score}/{r.max_score}" if r.is_grade else "-",
+         *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
         for r in results
     ]
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows])
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+                     for row in [header, *rows])
 
 
 def _check_line(check) -> str:

@@ -86,11 +86,13 @@ def _headline(results) -> str:
 def _threshold(results) -> str:
     """The accuracy threshold the scores were computed with (recorded in each graded result's facts)."""
     used = sorted({r.facts.grader.accuracy_threshold for r in results
-                   if r.facts is not None and r.facts.grader is not None and r.facts.grader.accuracy_threshold is not None})
+                   if r.facts is not None and r.facts.grader is not None
+                   and r.facts.grader.accuracy_threshold is not None})
     if not used:
         return ""
     shown = ", ".join(f'<span data-summary="threshold">{value:g}</span>' for value in used)
-    return f"<p>Accuracy threshold in use: {shown} (a model's test accuracy, evaluated by the grader, must reach it).</p>"
+    return (f"<p>Accuracy threshold in use: {shown} (a model's test accuracy, evaluated by the grader, must reach "
+            "it).</p>")
 
 
 def _legend() -> str:
@@ -117,7 +119,8 @@ def _roster(results, unmatched) -> str:
 
 def _overrides(results) -> str:
     rows = "".join(
-        f'<tr data-override="{escape(r.submission)}"><td>{escape(r.submission)}</td><td>{escape(r.name or r.student_id)}</td>'
+        f'<tr data-override="{escape(r.submission)}"><td>{escape(r.submission)}</td>'
+        f'<td>{escape(r.name or r.student_id)}</td>'
         f"<td>{escape(a.question or 'total')}</td><td>{escape(a.check)}</td>"
         f'<td class="number">{"+" if a.points >= 0 else ""}{a.points:g}</td><td>{escape(a.reason)}</td></tr>'
         for r in results if r.status != "superseded" for a in r.adjustments
@@ -236,8 +239,10 @@ def _pass_rates(results) -> str:
         labels.append(f"{check.question}: {check.description}" + (" *" if check.hidden else ""))
         rates.append(rate)
         rows.append(
-            f"<tr><td>{escape(check.question)}</td><td>{escape(check.description)}{' (hidden)' if check.hidden else ''}</td>"
-            f'<td class="number">{count}</td><td class="number">{len(checked)}</td><td class="number">{rate:.0%}</td></tr>'
+            f"<tr><td>{escape(check.question)}</td>"
+            f"<td>{escape(check.description)}{' (hidden)' if check.hidden else ''}</td>"
+            f'<td class="number">{count}</td><td class="number">{len(checked)}</td>'
+            f'<td class="number">{rate:.0%}</td></tr>'
         )
     table = scrolling(f'<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th><th '
                       f'class="number">of</th><th '
@@ -251,7 +256,8 @@ def _failures(results) -> str:
     messages = Counter()
     for result in _checked(results):
         messages.update({
-            (check.question, check.message) for question in result.questions for check in question.checks if not check.passed
+            (check.question, check.message)
+            for question in result.questions for check in question.checks if not check.passed
         })
     if not messages:
         return note("No check failed.")
