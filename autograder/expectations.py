@@ -204,7 +204,8 @@ def summary(expected: Expected) -> str:
     """The record in a few lines, for the console of ``make assignment``."""
     data, model, compiled, fit = expected.data, expected.model, expected.compile, expected.fit
     layers = ", ".join(
-        layer.type + "(" + ", ".join(f"{k}={v}" for k, v in {**layer.attributes(), "activation": layer.activation}.items()
+        layer.type + "(" + ", ".join(f"{k}={v}" for k, v in
+                                     {**layer.attributes(), "activation": layer.activation}.items()
                                      if v is not None) + ")"
         for layer in model.layers)
     rate = f" learning rate {compiled.learning_rate:g}," if compiled.learning_rate is not None else ""

@@ -154,7 +154,8 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True,
     results = {name: verdict.result for name, verdict in verdicts.items() if verdict.action == ledger.REUSE}
     for submission in submissions:
         if (verdict := verdicts[submission.name]).action == ledger.RESCORE:
-            results[submission.name] = settle(submission, lambda v=verdict, s=submission: rescore(s, v.result, threshold),
+            results[submission.name] = settle(submission,
+                                              lambda v=verdict, s=submission: rescore(s, v.result, threshold),
                                               out=out, prints=prints, seconds=verdict.seconds)
     if (line := _ledger_line(verdicts.values(), prints)) is not None:
         print(line, file=sys.stderr)

@@ -83,7 +83,8 @@ class MeteredZygote:
                 yield zygote
             finally:
                 if zygote is not None:
-                    [server] = [int(p) for p in Path(f"/proc/{zygote.process.pid}/task/{zygote.process.pid}/children").read_text().split()]
+                    pid = zygote.process.pid
+                    [server] = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
                     fields = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()
                     ticks = int(fields[11]) + int(fields[12])  # utime, stime
                     cls.seconds.append(ticks / os.sysconf("SC_CLK_TCK"))
@@ -112,11 +113,14 @@ def main() -> int:
         (scratch / "set").mkdir()
         for index in range(1, args.copies + 1):
             shutil.copyfile(SOLUTION, scratch / "set" / f"reference_{index}.ipynb")
-        before_self, before_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        before_self, before_children = (resource.getrusage(who)
+                                        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         started = time.monotonic()
-        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True, warm_kernels=not args.cold_kernels)
+        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True,
+                   warm_kernels=not args.cold_kernels)
         wall = time.monotonic() - started
-        after_self, after_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        after_self, after_children = (resource.getrusage(who)
+                                       for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     cpu = lambda before, after: (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # noqa: E731
     sandboxes = MeteredGroup.seconds
     if len(sandboxes) != args.copies:

@@ -40,7 +40,8 @@ from autograder.reference import read_threshold  # noqa: E402
 from autograder.reports.report import submission_folder  # noqa: E402
 from autograder.trusted.load_submission import find_submissions  # noqa: E402
 
-REAL_SET = (ROOT / "solutions" / "fashion_mnist_keras.ipynb", ROOT / "examples" / "class" / "ada" / "fashion_mnist_keras.ipynb",
+REAL_SET = (ROOT / "solutions" / "fashion_mnist_keras.ipynb",
+            ROOT / "examples" / "class" / "ada" / "fashion_mnist_keras.ipynb",
             ROOT / "examples" / "class" / "alan" / "fashion_mnist_keras.ipynb")
 
 
@@ -117,7 +118,8 @@ def main() -> None:
             code = grade.main(paths=[class_in], out=class_out, jobs=args.jobs, quiet=True)
             rescore_seconds = time.monotonic() - started
         rescored = [json.loads(p.read_text()) for p in class_out.glob(f"submissions/*/{ledger.RECORD}")]
-        assert len(rescored) == args.students and all(r["threshold"] == new_threshold for r in rescored), "not all rescored"
+        assert len(rescored) == args.students and all(r["threshold"] == new_threshold for r in rescored), \
+            "not all rescored"
     per_notebook = full_seconds / len(REAL_SET)
     result = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",

@@ -158,8 +158,9 @@ def submission_set(folder: Path, copies: int) -> list[Path]:
 def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     started = time.monotonic()
     command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out), *options]
-    with PeakMemory("autograder.execution.runner", namespaces=True) as memory, PeakMemory("multiprocessing.spawn") as inspector, \
-            PeakMemory("kernel_zygote.py", single=True) as zygote, BusyCores() as busy:
+    with (PeakMemory("autograder.execution.runner", namespaces=True) as memory,
+          PeakMemory("multiprocessing.spawn") as inspector,
+          PeakMemory("kernel_zygote.py", single=True) as zygote, BusyCores() as busy):
         completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started
     if completed.returncode not in (0, 1):
@@ -167,8 +168,9 @@ def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     seconds = [json.loads(p.read_text())["seconds"] for p in out.glob("submissions/*/grade.json")]
     with (out / "grades.csv").open() as stream:
         scores = {row["submission"]: [row["score"], *(row[q] for q in QUESTIONS)] for row in csv.DictReader(stream)}
-    return {"wall_s": round(wall, 1), "median_s": round(statistics.median(seconds), 1), "peak_worker_bytes": memory.peak,
-            "peak_inspector_bytes": inspector.peak, "peak_zygote_bytes": zygote.peak, "busy_cores": round(busy.share, 3),
+    return {"wall_s": round(wall, 1), "median_s": round(statistics.median(seconds), 1),
+            "peak_worker_bytes": memory.peak, "peak_inspector_bytes": inspector.peak,
+            "peak_zygote_bytes": zygote.peak, "busy_cores": round(busy.share, 3),
             "options": " ".join(options),
             "scores": scores}
 
@@ -182,8 +184,8 @@ def run_otter(archive: Path, submissions: list[Path], scratch: Path) -> dict:
             out.mkdir(parents=True)
             shutil.copyfile(submission, out / submission.name)
             began = time.monotonic()
-            subprocess.run([str(ROOT / ".venv" / "bin" / "otter"), "run", "-a", str(archive), "-o", str(out), submission.name],
-                           cwd=out, capture_output=True, text=True)
+            subprocess.run([str(ROOT / ".venv" / "bin" / "otter"), "run", "-a", str(archive), "-o", str(out),
+                            submission.name], cwd=out, capture_output=True, text=True)
             seconds.append(time.monotonic() - began)
             results = out / "results.json"
             totals[submission.name] = (sum(t.get("score") or 0 for t in json.loads(results.read_text())["tests"])

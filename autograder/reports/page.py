@@ -19,12 +19,15 @@ from html import escape
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 READING_WIDTH = "60rem"
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: READING; padding: 0 1rem; color: #222; line-height: 1.45; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: READING; padding: 0 1rem; color: #222;
+  line-height: 1.45; }
 body.wide { max-width: none; } body.wide main > :not(.table-scroll) { max-width: READING; }
 h1 { font-size: 1.6rem; line-height: 1.25; } h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.5rem 0; } th, td { padding: 0.25rem 0.6rem; border: 1px solid #ddd; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.5rem 0; }
+th, td { padding: 0.25rem 0.6rem; border: 1px solid #ddd; text-align: left; vertical-align: top; }
 td { overflow-wrap: break-word; } p, li, .message, td.text { overflow-wrap: anywhere; }
-.table-scroll { overflow-x: auto; max-width: 100%; } table.full { width: 100%; } td.text { min-width: 12rem; width: 30%; }
+.table-scroll { overflow-x: auto; max-width: 100%; } table.full { width: 100%; }
+td.text { min-width: 12rem; width: 30%; }
 td.student { min-width: 13rem; }
 ul.flags { margin: 0; padding-left: 1.1rem; } ul.legend { font-size: 0.9rem; color: #444; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -33,8 +36,10 @@ td.number, td.status, .nowrap { white-space: nowrap; }
 .file { display: block; font-size: 0.8rem; font-weight: normal; color: #555; } .late { font-weight: 600; }
 .message { background: #fff8e1; border-left: 4px solid #9a6700; padding: 0.5rem 0.8rem; white-space: pre-wrap; }
 ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: 0.3rem 0; }
-caption { text-align: left; font-weight: 600; } details { margin: 0.5rem 0; } summary { cursor: pointer; color: #0550ae; }
-.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+caption { text-align: left; font-weight: 600; } details { margin: 0.5rem 0; }
+summary { cursor: pointer; color: #0550ae; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
 img { max-width: 100%; height: auto; }
 @media (max-width: 40rem) { body { padding: 0 0.6rem; } td.student { min-width: 9rem; } }
 """.replace("READING", READING_WIDTH)

@@ -64,7 +64,8 @@ _grader_keras.utils.Progbar.update = _grader_own_steps
 
 # Run by the runner after a cell that was interrupted for its output: an interrupt that was still
 # on its way when that cell finished lands here, not on the export.
-SETTLE_SOURCE = "# Added by the grader: a pause in which a late interrupt can land.\nimport time as _grader_time\n_grader_time.sleep(1)"
+SETTLE_SOURCE = ("# Added by the grader: a pause in which a late interrupt can land.\n"
+                 "import time as _grader_time\n_grader_time.sleep(1)")
 
 
 def export_source(code_dir: str, export_dir: str, token: str) -> str:

@@ -195,7 +195,8 @@ def order_key(order: str) -> tuple[str, tuple]:
         if kind == "gradescope":
             stamp, _, number = value.partition("|")
             moment = _moment(stamp) if stamp else None
-            return kind, (moment is not None, moment or dt.datetime.min.replace(tzinfo=dt.timezone.utc), int(number or 0))
+            earliest = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+            return kind, (moment is not None, moment or earliest, int(number or 0))
         if kind == "time":
             return kind, (_moment(value),)
     except ValueError:

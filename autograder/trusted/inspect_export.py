@@ -41,7 +41,8 @@ from .keras_file import read_saved_model
 from .safe_files import MissingFile, load_json, read_bytes
 
 
-def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, limits: Limits = Limits()) -> SubmissionFacts:  # noqa: B008 - Limits is frozen: one shared default is safe
+def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None,
+                   limits: Limits = Limits()) -> SubmissionFacts:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The submission's facts, re-derived from the exported files wherever a file can show them.
 
     Only the training history and the scalars test_acc/test_loss come from the kernel's own
@@ -128,7 +129,8 @@ def _test_images(scaling: tuple[float, float] | None) -> tuple[np.ndarray, str]:
     from .dataset import load_raw, load_test_set
 
     if scaling is None:
-        return load_test_set()[0], "the grader's copy of the test images scaled to [0, 1] (x_test is not load_data()'s test images)"
+        return (load_test_set()[0],
+                "the grader's copy of the test images scaled to [0, 1] (x_test is not load_data()'s test images)")
     if np.allclose(scaling, STANDARD_SCALING, rtol=1e-6, atol=1e-9):
         return load_test_set()[0], "x_test scaled to [0, 1]"
     a, b = scaling
@@ -189,8 +191,8 @@ def _read_kernel_facts(export_dir: Path, limits: Limits) -> SubmissionFacts:
 def _read_json(export_dir: Path, name: str, expected_type, limits: Limits, *, missing=None):
     """``name``'s JSON, capped in size and depth; ``missing`` (or ``ExportUnreadable``) when the kernel wrote none."""
     try:
-        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name, max_depth=limits.max_json_depth,
-                         parse=parse_json)
+        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name,
+                         max_depth=limits.max_json_depth, parse=parse_json)
     except MissingFile:
         if missing is not None:
             return missing

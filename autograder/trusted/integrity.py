@@ -177,7 +177,8 @@ def _collect_names(trees: Iterable[tuple[int, ast.Module]]) -> _Names:
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 position = (cell, node.lineno, node.col_offset)
-                bindings += [(position, name, value) for target in targets for name, value in _pairs(target, node.value)]
+                bindings += [(position, name, value)
+                             for target in targets for name, value in _pairs(target, node.value)]
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                     root, chain = _chain(node.value.func)
                     if root in otter and chain == ["Notebook"]:
@@ -408,7 +409,8 @@ def _check_call(node: ast.Call, names: _Names, position: tuple[int, int, int]) -
             yield DYNAMIC_CODE, shown
         elif name != "getattr":
             # setattr(obj, "fit", f) is obj.fit = f by another name.
-            yield from _check_store(ast.Attribute(value=args[0], attr=attribute.value, ctx=ast.Store()), names, position)
+            stored = ast.Attribute(value=args[0], attr=attribute.value, ctx=ast.Store())
+            yield from _check_store(stored, names, position)
 
     if name in _RISKY_CALLS or (root == "os" and len(chain) == 1 and name in _RISKY_OS_CALLS):
         yield LINKS_SOCKETS_PROCESSES, shown
@@ -470,8 +472,10 @@ _PATTERNS = [
     (GRADER_INTERNALS, r"\bfrom\s+otter\b|\bimport\s+otter\.|\botter\.(?!Notebook\b)\w+"),
     (GRADER_INTERNALS, r"\bgrader\.(?!(?:check_all|check|export)\b)\w+"),
     (RESULTS_OR_PROC, r"""["']/proc|/proc/|/opt/(?:export|results)"""),
-    (LINKS_SOCKETS_PROCESSES, r"\b(?:symlink|mkfifo|mknod|fork|forkpty|setns|unshare|symlink_to|hardlink_to|link_to)\s*\("),
-    (LINKS_SOCKETS_PROCESSES, r"\bos\.(?:link|system|popen)\s*\(|\bsocket\.(?:socket|create_connection|socketpair)\s*\("),
+    (LINKS_SOCKETS_PROCESSES,
+     r"\b(?:symlink|mkfifo|mknod|fork|forkpty|setns|unshare|symlink_to|hardlink_to|link_to)\s*\("),
+    (LINKS_SOCKETS_PROCESSES,
+     r"\bos\.(?:link|system|popen)\s*\(|\bsocket\.(?:socket|create_connection|socketpair)\s*\("),
     (LINKS_SOCKETS_PROCESSES, r"\bsubprocess\b|^\s*(?:import|from)\s+(?:socket|ctypes)\b"),
     (OPTIMIZER_ITERATIONS, r"\.iterations" + _STORE + r"|\.iterations\b[\w.]*\.assign(?:_add|_sub)?\s*\("),
     (HISTORY, r"\bHistory\s*\(|\bclass\s+\w*History|\.(?:history|params)\b(?:\[[^\]\n]*\])*" + _STORE),

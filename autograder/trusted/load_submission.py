@@ -91,7 +91,8 @@ def find_submissions(paths, notes: list[str] | None = None, layouts: list[str] |
             identity = identify(relative[parts], file, metadata, layout)
             found.setdefault(file, (tuple(map(shown, file.parts)), len(folder.parts), identity, problem))
     # Files given one by one: a Canvas download only if they all sit in one folder (a shell's `downloads/*.ipynb`).
-    layout = decide_layout([shown(path.name) for path in loose], None) if len({p.parent for p in loose}) == 1 else "files"
+    one_folder = len({p.parent for p in loose}) == 1
+    layout = decide_layout([shown(path.name) for path in loose], None) if one_folder else "files"
     if loose:
         layouts.append(f"the {len(loose)} file(s) given one by one: {LAYOUTS[layout]}")
     for file in loose:

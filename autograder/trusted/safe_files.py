@@ -39,7 +39,8 @@ def open_regular(root: Path, relative: str, cap: int) -> int:
     ``root`` is a folder the host created; nothing under it is trusted.
     """
     parts = PurePosixPath(relative).parts
-    if not parts or any(part in ("", ".", "..") or "/" in part for part in parts) or PurePosixPath(relative).is_absolute():
+    if (not parts or any(part in ("", ".", "..") or "/" in part for part in parts)
+            or PurePosixPath(relative).is_absolute()):
         raise UnsafeFile(f"{relative!r} is not a plain relative path")
     folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
