@@ -58,9 +58,9 @@ def main(*, check: bool = False, layout: Layout = LESSON) -> list[str]:
             return []
         for path in stale:
             (root / path).unlink()
-        for path, content in generated.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+        for target, content in generated.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
         return sorted(changed + stale)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import late
@@ -225,7 +226,7 @@ def _lms_notes(rows, sis_only: set[str], roster: Roster | None) -> list[str]:
 
 
 def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, quiet: bool,
-                     lms_notes: list[str] = (), policy: str = "") -> None:
+                     lms_notes: Sequence[str] = (), policy: str = "") -> None:
     """What the instructor should know about the class files, on the console (stderr for notes)."""
     for line in lms_notes:
         print(f"note: {line}", file=sys.stderr)

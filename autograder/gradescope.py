@@ -167,7 +167,7 @@ def grading_requirements(text: str | None = None) -> str:
 
 def _imported_modules() -> set[str]:
     """Top-level names of every module imported (absolutely) anywhere in the ``autograder`` package."""
-    modules = set()
+    modules: set[str] = set()
     for path in Path(__file__).resolve().parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):

@@ -160,6 +160,8 @@ def policy_to_use(given: str | None, due: str | None, out: Path) -> LatePolicy |
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
             policy = parse_policy(str(kept["policy"]), kept.get("due"))
+            if policy is None:  # a kept "none": no policy, as given
+                return None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise KitError(f"cannot read the late policy kept in {path} ({error}): give --late-policy again, or "
                            f"--late-policy none") from error

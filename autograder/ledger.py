@@ -107,7 +107,7 @@ def _imported_modules(source: Path) -> list[Path]:
             for _ in range(node.level - 1):
                 base = base.parent
         elif (node.module or "").split(".")[0] == PACKAGE.name:
-            base, node.module = PACKAGE, ".".join(node.module.split(".")[1:]) or None
+            base, node.module = PACKAGE, ".".join((node.module or "").split(".")[1:]) or None
         else:
             continue
         stem = base.joinpath(*node.module.split(".")) if node.module else base

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from . import gradebook, late, ledger, shards
 from .exceptions import KitError
@@ -38,7 +39,7 @@ def main(*, dirs, out: Path, roster: Path | None = None, overrides: Path | None 
         _copy_folder(submission_folder(manifest.folder, item["name"]), submission_folder(out, item["name"]))
     notes = sorted({note for manifest in manifests for note in manifest.notes})
     given = (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name))
-    options = {key: value for key, value in given if value is not None}
+    options: dict[str, Any] = {key: value for key, value in given if value is not None}
     results = gradebook.finish(results, out, notes=notes, quiet=quiet, late_policy=policy, **options)
     shards.write_merged(out, manifests, [item for _, item in entries])
     if not quiet:

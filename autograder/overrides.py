@@ -130,7 +130,7 @@ def _override(cells: dict[str, str], line: int, source: str) -> Override:
 
 
 def check_targets(overrides: Overrides, *, submissions: set[str], students: set[str],
-                  without_submission: set[str] = frozenset(), superseded: dict[str, str] | None = None) -> None:
+                  without_submission: frozenset[str] | set[str] = frozenset(), superseded: dict[str, str] | None = None) -> None:
     """Refuse an override naming a submission or student that is not in the batch (before anything is graded)."""
     superseded = superseded or {}
     for override in overrides.rows:

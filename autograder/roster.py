@@ -95,7 +95,9 @@ def read_roster(path: Path) -> Roster:
     if not header:
         raise KitError(f"the roster {path} is empty: it needs a header row with at least student_id and name")
     columns = _columns(header, path)
-    students, seen, left_out = [], {}, []
+    students: list[Student] = []
+    seen: dict[str, int] = {}  # student_id -> the line it is on
+    left_out: list[str] = []
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
+from typing import Any, Callable
 
 from ..exceptions import ExportUnreadable
 
@@ -117,7 +118,7 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def load_json(data: bytes, *, origin: str, max_depth: int, parse=json.loads):
+def load_json(data: bytes, *, origin: str, max_depth: int, parse: Callable[[str], Any] = json.loads) -> Any:
     """Parse UTF-8 JSON from a submission or an export; ``ExportUnreadable`` saying what is wrong.
 
     ``parse`` turns the text into values (the export's ``export_format.parse_json`` bounds integers).
