@@ -52,7 +52,8 @@ _SETUP_HEAD = '''\
 # Installs {pin} if missing, unpacks the public checks packed into this cell, and creates `grader`.
 def _setup_checks(packed):
     import base64, json, os, pathlib, sys, tempfile, zlib
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines (oneDNN, CUDA) say nothing to act on
+    # TensorFlow's start-up lines (oneDNN, CUDA) say nothing to act on
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     files = json.loads(zlib.decompress(base64.b64decode(packed)))
     for base in (os.getcwd(), tempfile.gettempdir()):  # a temporary folder where this one is read-only
         folder = pathlib.Path(base, "{folder}")
@@ -295,7 +296,8 @@ def notebook_path() -> Path | None:
         namespace = {}
     # VS Code's kernel sets __vsc_ipynb_file__; Jupyter's server passes JPY_SESSION_NAME, which
     # ipykernel puts in __session__ (relative to the server's root or absolute, depending on version).
-    for named in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"), os.environ.get("JPY_SESSION_NAME")):
+    for named in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"),
+                  os.environ.get("JPY_SESSION_NAME")):
         if isinstance(named, str) and named.endswith(".ipynb") and Path(named).is_file():
             return Path(named).resolve()
     notebooks = sorted(Path.cwd().glob("*.ipynb"))
@@ -319,7 +321,8 @@ def stale_notebook(path: Path, cells: list[tuple[float, str]], namespace: dict) 
     try:
         saved = nbformat.read(str(path), as_version=4)
     except Exception as error:  # noqa: BLE001 - an unreadable file is reported, not raised
-        return f"Not exported: {path.name} could not be read as a notebook ({error}). Save it (File > Save), then run this cell again."
+        return (f"Not exported: {path.name} could not be read as a notebook ({error}). Save it (File > Save), then "
+                "run this cell again.")
     code = [cell for cell in saved.cells if cell.get("cell_type") == "code"]
     saved_sources = {_normalised(cell.get("source", "")) for cell in code}
     modified = path.stat().st_mtime
@@ -339,7 +342,8 @@ def stale_notebook(path: Path, cells: list[tuple[float, str]], namespace: dict) 
         return (f"Not exported: the saved file {path.name} still holds the template's placeholder `{line.strip()}` "
                 f"(answer cell {number}) although your kernel has answered it. {save}")
     if stubs and len({number for number, _ in stubs}) == len(answers):
-        return f"Not exported: every answer cell of the saved file {path.name} still holds the template's placeholder `...`. {save}"
+        return (f"Not exported: every answer cell of the saved file {path.name} still holds the template's "
+                f"placeholder `...`. {save}")
     if stubs:
         print(f"Note: {len({n for n, _ in stubs})} answer cell(s) still hold the placeholder `...`; exporting anyway.")
     return None
