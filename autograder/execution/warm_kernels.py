@@ -81,7 +81,9 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
             str(seccomp) if program is not None else "-"]
 
 
-def _wait_ready(process: subprocess.Popen, seconds: float) -> bool:
+def _wait_ready(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    if process.stdout is None:  # started without a pipe: it cannot say it is ready
+        return False
     ready, _, _ = select.select([process.stdout], [], [], seconds)
     return bool(ready) and process.stdout.readline() == b"ready\n"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import Any
 
 from ..limits import GRADESCOPE_RESULTS_BYTES
 from ..reference import reference_curves
@@ -22,7 +23,7 @@ CONFUSION_TEST = "Your model on the test set"
 TOO_LARGE = "(The pictures are left out: they would make this page too large. Your instructor has them.)"
 
 
-def with_pictures(payload: dict, result: SubmissionResult) -> dict:
+def with_pictures(payload: dict[str, Any], result: SubmissionResult) -> dict[str, Any]:
     """``payload`` (``report.gradescope_results``) with HTML output and the pictures, within the size budget."""
     text = _text_as_html(payload["output"])
     pictured = {**payload, "output_format": "html", "output": text + _curves(result),
@@ -51,7 +52,7 @@ def _curves(result: SubmissionResult) -> str:
                                          "solution's"))
 
 
-def _confusion_test(result: SubmissionResult) -> list[dict]:
+def _confusion_test(result: SubmissionResult) -> list[dict[str, Any]]:
     grader = result.facts.grader if result.facts else None
     matrix = grader.confusion_matrix if grader else None
     if not matrix:

@@ -15,6 +15,7 @@ alone.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS, max_points
@@ -28,8 +29,8 @@ POINTS_POSSIBLE = "Points Possible"
 LONG_COLUMNS = ("student_id", "name", "submission", "question", "score", "max_score", "status")
 
 
-def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: str = DEFAULT_ASSIGNMENT_NAME, *,
-               sis_only: set[str] = frozenset()) -> str:
+def canvas_csv(rows: list[SubmissionResult], students: dict[str, Any], assignment_name: str = DEFAULT_ASSIGNMENT_NAME,
+               *, sis_only: frozenset[str] | set[str] = frozenset()) -> str:
     """``rows`` as finished (one per student and submission); ``students``: student_id -> ``roster.Student``.
 
     Superseded rows are left out: the student's latest submission is their grade. The ids in
