@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system data grade-examples test test-nonroot generate assignment check-generated check-reference gradescope browser libreoffice calibrate clean
+.PHONY: setup system data grade-examples test lint test-nonroot generate assignment check-generated check-reference gradescope browser libreoffice calibrate clean
 
 setup: system $(STAMP) data
 
@@ -30,6 +30,17 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+# The development tools (requirements-dev.txt), installed on top of the kit's own dependencies.
+DEV_STAMP := $(VENV)/.installed-dev
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(DEV_STAMP)
+
+# ruff (style, imports, bugbear) and mypy (types), configured in pyproject.toml. CI runs it first.
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 data: $(STAMP)
 	$(PY) -m autograder setup-data

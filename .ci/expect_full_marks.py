@@ -13,7 +13,8 @@ def main(grades_csv: str, submission: str) -> int:
         print(f"{submission} has no row in {grades_csv} (rows: {sorted(rows)})", file=sys.stderr)
         return 1
     if (row["status"], row["score"]) != ("graded", row["max_score"]):
-        print(f"{submission} scored {row['score']}/{row['max_score']} ({row['status']}): {row['message']}", file=sys.stderr)
+        print(f"{submission} scored {row['score']}/{row['max_score']} ({row['status']}): "
+              f"{row['message']}", file=sys.stderr)
         return 1
     print(f"{submission} scored {row['score']}/{row['max_score']}")
     return 0

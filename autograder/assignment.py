@@ -23,7 +23,8 @@ from .rubric import expected as expected_record
 def main(*, seeds: int = 5, jobs: int | None = None, say=print) -> dict:
     say(f"generate: {', '.join(generate.main()) or 'already up to date'}")
     record = calibrate.main(seeds=seeds, jobs=jobs)
-    say(f"generate (packing the expected facts into the hand-out): {', '.join(generate.main()) or 'already up to date'}")
+    say("generate (packing the expected facts into the hand-out): "
+        f"{', '.join(generate.main()) or 'already up to date'}")
     template = STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME
     score, max_score, status = _grade_alone(template)
     if score != 0:

@@ -17,15 +17,15 @@ from importlib import metadata
 from pathlib import Path
 
 from . import expectations
-from .trusted import dataset
 from .exceptions import KitError
+from .execution.warm_kernels import kernel_zygote
 from .grade import collect_facts, score_facts
-from .trusted.inspector import Inspector
 from .limits import Limits, plan_workers
-from .trusted.load_submission import find_submissions
 from .paths import LESSON, Layout
 from .reports.report import write_atomic
-from .execution.warm_kernels import kernel_zygote
+from .trusted import dataset
+from .trusted.inspector import Inspector
+from .trusted.load_submission import find_submissions
 
 RULE = "threshold = (lowest reference test accuracy over the seeds) - margin, rounded down to 3 decimals"
 
@@ -44,8 +44,9 @@ def below_threshold(accuracies: list[float], threshold: float) -> dict:
     if fit.stdev > 0:
         estimate = (f"estimate from {len(accuracies)} seeds (a normal fit: mean {fit.mean:.4f}, standard deviation "
                     f"{fit.stdev:.4f}): a correct solution falls under the threshold {threshold:g}, "
-                    f"{abs(fit.mean - threshold) / fit.stdev:.1f} standard deviations {'below' if threshold < fit.mean else 'above'} "
-                    f"the mean, with probability {probability:.2g}{one_in}")
+                    f"{abs(fit.mean - threshold) / fit.stdev:.1f} standard deviations "
+                    f"{'below' if threshold < fit.mean else 'above'} the mean, with probability "
+                    f"{probability:.2g}{one_in}")
     else:
         estimate = f"estimate from {len(accuracies)} seeds: every seed gave {fit.mean:.4f}, no spread to fit"
     return {"seeds": len(accuracies), "probability": float(f"{probability:.2g}"), "estimate": estimate}
@@ -62,9 +63,11 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layou
                                        inspector=inspector, threads=threads, seed=seed, zygote=zygote),
             range(seeds),
         ))
-    failed = [(seed, run.message) for seed, run in enumerate(runs) if run.facts is None or run.facts.grader.test_accuracy is None]
+    failed = [(seed, run.message) for seed, run in enumerate(runs)
+              if run.facts is None or run.facts.grader.test_accuracy is None]
     if failed:
-        raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook first")
+        raise KitError(f"the reference solution could not be evaluated at seeds {failed}: fix the master notebook "
+                       "first")
     expected = expectations.derive([(seed, run.facts) for seed, run in enumerate(runs)], layout.solution,
                                    **expectations.declarations(layout.master))
     accuracies = [run.facts.grader.test_accuracy for run in runs]
@@ -74,7 +77,7 @@ def main(*, seeds: int = 5, margin: float = 0.01, jobs: int | None = None, layou
         "notebook": str(layout.solution.relative_to(layout.root)),
         "runs": [
             {"seed": seed, "test_accuracy": round(accuracy, 4), "score": result.score, "max_score": result.max_score}
-            for seed, (accuracy, result) in enumerate(zip(accuracies, scores))
+            for seed, (accuracy, result) in enumerate(zip(accuracies, scores, strict=True))
         ],
         "mean": round(statistics.mean(accuracies), 4),
         "stdev": round(statistics.stdev(accuracies), 4),

@@ -19,8 +19,15 @@ import nbformat
 
 from .exceptions import KitError
 from .rubric import expected as record
-from .rubric.expected import (Expected, ExpectedArray, ExpectedCompile, ExpectedData, ExpectedFit, ExpectedLayer,
-                              ExpectedModel)
+from .rubric.expected import (
+    Expected,
+    ExpectedArray,
+    ExpectedCompile,
+    ExpectedData,
+    ExpectedFit,
+    ExpectedLayer,
+    ExpectedModel,
+)
 from .rubric.facts import ArrayFacts, LayerFacts, SubmissionFacts
 
 ABOUT = ("What the reference solution established, run through the grading engine at each seed below; "
@@ -45,7 +52,8 @@ def derive(runs: list[tuple[int, SubmissionFacts]], notebook: Path, *, graded_de
             raise ReferenceDisagrees(
                 f"the reference solution's runs disagree on {field} (seed {first_seed} and seed {seed}): "
                 f"the expected facts must not depend on the seed; fix the master notebook")
-    return dataclasses.replace(first, seeds=tuple(seed for seed, _ in runs), about=ABOUT, switched_off=tuple(switched_off))
+    return dataclasses.replace(first, seeds=tuple(seed for seed, _ in runs), about=ABOUT,
+                               switched_off=tuple(switched_off))
 
 
 def _from_facts(facts: SubmissionFacts, fit_call: dict, graded_defaults: tuple[str, ...]) -> Expected:
@@ -152,13 +160,15 @@ def declarations(master: Path) -> dict[str, tuple[str, ...]]:
             if not isinstance(config, dict) or set(config) - set(known) or not all(
                     isinstance(config[key], list) and set(config[key]) <= set(known[key]) for key in config):
                 raise KitError(f"{master}'s {RUBRIC_CELL} cell declares {config}: expected graded_defaults (any of "
-                               f"{list(known['graded_defaults'])}) and switched_off (any of {list(known['switched_off'])})")
+                               f"{list(known['graded_defaults'])}) and switched_off (any of "
+                               f"{list(known['switched_off'])})")
             return {key: tuple(config.get(key) or ()) for key in known}
     return {key: () for key in known}
 
 
 def fit_keywords(notebook: Path) -> dict:
-    """The literal keyword arguments of the last ``.fit(...)`` call in ``notebook``'s code cells (source read as data)."""
+    """The literal keyword arguments of the last ``.fit(...)`` call in ``notebook``'s code cells (source read as
+    data)."""
     found: dict = {}
     for cell in nbformat.read(str(notebook), as_version=4).cells:
         if cell.cell_type != "code":
@@ -184,7 +194,7 @@ def _first_difference(a, b, path="") -> str:
             if a[key] != b.get(key):
                 return _first_difference(a[key], b.get(key), f"{path}.{key}" if path else key)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
             if x != y:
                 return _first_difference(x, y, f"{path}[{index}]")
     return f"{path} ({a!r} against {b!r})"
@@ -194,8 +204,9 @@ def summary(expected: Expected) -> str:
     """The record in a few lines, for the console of ``make assignment``."""
     data, model, compiled, fit = expected.data, expected.model, expected.compile, expected.fit
     layers = ", ".join(
-        layer.type + "(" + ", ".join(f"{k}={v}" for k, v in {**layer.attributes(),
-                                                              "activation": layer.activation}.items() if v is not None) + ")"
+        layer.type + "(" + ", ".join(f"{k}={v}" for k, v in
+                                     {**layer.attributes(), "activation": layer.activation}.items()
+                                     if v is not None) + ")"
         for layer in model.layers)
     rate = f" learning rate {compiled.learning_rate:g}," if compiled.learning_rate is not None else ""
     return "\n".join([

@@ -29,11 +29,11 @@ from pathlib import Path
 import nbformat
 
 from .exceptions import GenerationFailed, StaleGeneratedFiles
+from .expectations import declarations
 from .paths import LESSON, NOTEBOOK_NAME, RUBRIC_PACKAGE, Layout
+from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.expected import FILE_NAME as EXPECTED_FACTS_NAME
 from .rubric.expected import from_json
-from .expectations import declarations
-from .rubric.checks import QUESTIONS, build_rubric, default_expected
 from .rubric.public import PUBLIC_VARIABLES
 from .rubric.student import package_files, setup_cell_source
 
@@ -58,9 +58,9 @@ def main(*, check: bool = False, layout: Layout = LESSON) -> list[str]:
             return []
         for path in stale:
             (root / path).unlink()
-        for path, content in generated.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
+        for target, content in generated.items():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
         return sorted(changed + stale)
 
 
@@ -128,7 +128,8 @@ def _normalised(path: Path, master_ids: set, files: dict[str, str]) -> bytes:
 
 
 def _insert_setup_cell(notebook, files: dict[str, str]) -> None:
-    """Make the first cell (id ``init``) the hand-out's setup cell: the checks packed in, Colab's form view, folded in Jupyter."""
+    """Make the first cell (id ``init``) the hand-out's setup cell: the checks packed in, Colab's form view, folded in
+    Jupyter."""
     [init] = [cell for cell in notebook.cells if cell.get("id") == "init"]
     init.source = setup_cell_source(files)
     init.metadata["cellView"] = "form"  # Colab shows the #@title form and hides the packed code
@@ -136,7 +137,8 @@ def _insert_setup_cell(notebook, files: dict[str, str]) -> None:
 
 
 def _check_public_tests(master) -> None:
-    """The master's test cells pass the variables ``rubric.public.PUBLIC_VARIABLES`` names, from which the hand-out writes Otter's tests."""
+    """The master's test cells pass the variables ``rubric.public.PUBLIC_VARIABLES`` names, from which the hand-out
+    writes Otter's tests."""
     found = {}
     for cell in master.cells:
         if cell.cell_type == "code" and str(cell.get("id", "")).endswith("-test"):
@@ -161,10 +163,12 @@ def _check_points(master, switched_off: tuple[str, ...]) -> None:
             config = yaml.safe_load(cell.source.split("\n", 1)[1]) or {}
             declared[config.get("name")] = config.get("points")
     rubric_for = build_rubric(dataclasses.replace(default_expected(), switched_off=switched_off))
-    rubric = {question: sum(check.points for check in rubric_for if check.question == question) for question in QUESTIONS}
+    rubric = {question: sum(check.points for check in rubric_for if check.question == question)
+              for question in QUESTIONS}
     if declared != rubric:
         raise GenerationFailed(f"the master's questions declare points {declared} but the rubric's checks add up to "
-                               f"{rubric}: make each question's `points:` the sum of its checks (README: What is graded)")
+                               f"{rubric}: make each question's `points:` the sum of its checks (README: What is "
+                               f"graded)")
 
 
 def _stale_files(generated: dict[Path, bytes], layout: Layout) -> list[str]:

@@ -36,28 +36,28 @@ from tqdm import tqdm
 
 from . import gradebook, late, ledger, shards
 from .exceptions import CalibrationMissing, ExportUnreadable, InvalidSubmission, KitError
+from .execution import bubblewrap
 from .execution.bubblewrap import sandbox_owner
 from .execution.confine import ScratchSpace
 from .execution.run import run_sandboxed
 from .execution.seeding import content_seed
 from .execution.warm_kernels import Zygote, kernel_zygote
-from .execution import bubblewrap
 from .limits import GiB, Limits, plan_workers
 from .paths import REFERENCE_METRICS
 from .reference import read_threshold, reference_training_cpu
+from .reports import plots
 from .reports.lms import DEFAULT_ASSIGNMENT_NAME
 from .reports.report import EXECUTED_FILE, submission_folder, write_atomic, write_submission_reports
-from .reports import plots
 from .results import SubmissionResult
 from .roster import assign, read_roster
-from .shards import Shard
 from .rubric import Expected, SubmissionFacts, run_checks
-from .trusted import dataset
-from .trusted.inspector import Inspector
+from .shards import Shard
 from .text import shorten
+from .trusted import dataset
 from .trusted.capped import read_and_scan
-from .trusted.training_cpu import claimed_steps, training_cpu_flag
+from .trusted.inspector import Inspector
 from .trusted.load_submission import Submission, find_submissions
+from .trusted.training_cpu import claimed_steps, training_cpu_flag
 
 
 def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int = Limits.memory_bytes,
@@ -77,7 +77,8 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     out = Path(out)
     missing = [str(path) for path in map(Path, paths) if not path.exists()]
     if missing:
-        raise KitError(f"no such file or folder: {', '.join(missing)}: check the path (pass notebooks, zips or folders)")
+        raise KitError(f"no such file or folder: {', '.join(missing)}: check the path (pass notebooks, zips or "
+                       "folders)")
     found_notes: list[str] = []
     layouts: list[str] = []  # each folder's layout, decided once (trusted.identity): said before anything runs
     submissions = find_submissions(paths, found_notes, layouts)
@@ -102,15 +103,15 @@ def main(*, paths, out: Path, timeout: float = Limits.timeout, memory_bytes: int
     limits = Limits(timeout=timeout, memory_bytes=memory_bytes, inspection_timeout=inspection_timeout)
     jobs, threads = plan_workers(jobs, max(len(submissions), 1))
     notes: set[str] = set()
-    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads, quiet=quiet,
-                        warm_kernels=warm_kernels, notes=notes)
+    results = grade_all(submissions, out=out, limits=limits, threshold=threshold, jobs=jobs, threads=threads,
+                        quiet=quiet, warm_kernels=warm_kernels, notes=notes)
     order = {s.name: index for index, s in enumerate(everything)}
     results = sorted([*results, *superseded], key=lambda result: order[result.submission])
     shards.write_manifest(out, shard, ledger.fingerprints(threshold), everything, results, notes)
     if shard is not None:  # this slice's students only: the others are in other slices, not missing
         roster, overrides = gradebook.for_slice(roster, overrides, chosen, {r.submission for r in results})
-    rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides, assignment_name=assignment_name,
-                  quiet=quiet, late_policy=policy)
+    rows = gradebook.finish(results, out, notes=sorted(notes), roster=roster, overrides=overrides,
+                            assignment_name=assignment_name, quiet=quiet, late_policy=policy)
     return 1 if any(row.status == "error" for row in rows) else 0
 
 
@@ -118,11 +119,12 @@ def _threshold_in_use(given: float | None) -> float:
     """The run's accuracy threshold, said once on the console: ``--threshold`` when given, else the calibrated one."""
     if given is None:
         threshold = read_threshold()
-        print(f"accuracy threshold: {threshold:g} (calibrated in {REFERENCE_METRICS.parent.name}/{REFERENCE_METRICS.name}; "
-              f"change it with --threshold)", file=sys.stderr)
+        print(f"accuracy threshold: {threshold:g} (calibrated in "
+              f"{REFERENCE_METRICS.parent.name}/{REFERENCE_METRICS.name}; change it with --threshold)", file=sys.stderr)
         return threshold
     if not 0 <= given <= 1:
-        raise KitError(f"--threshold {given:g} is not an accuracy: give a fraction between 0 and 1, e.g. --threshold 0.85")
+        raise KitError(f"--threshold {given:g} is not an accuracy: give a fraction between 0 and 1, e.g. --threshold "
+                       f"0.85")
     given = float(given)  # 1 and 1.0 are one threshold, to the ledger's fingerprint too
     try:
         calibrated = f"the calibrated one is {read_threshold():g}"
@@ -152,7 +154,8 @@ def grade_all(submissions, *, out, limits, threshold, jobs, threads, quiet=True,
     results = {name: verdict.result for name, verdict in verdicts.items() if verdict.action == ledger.REUSE}
     for submission in submissions:
         if (verdict := verdicts[submission.name]).action == ledger.RESCORE:
-            results[submission.name] = settle(submission, lambda v=verdict, s=submission: rescore(s, v.result, threshold),
+            results[submission.name] = settle(submission,
+                                              lambda v=verdict, s=submission: rescore(s, v.result, threshold),
                                               out=out, prints=prints, seconds=verdict.seconds)
     if (line := _ledger_line(verdicts.values(), prints)) is not None:
         print(line, file=sys.stderr)
@@ -191,7 +194,8 @@ def _run_pending(pending, *, total, out, limits, threshold, jobs, threads, quiet
     results = {}
     warm = warm_kernels and len(pending) > 1  # for a single kernel, the zygote's own import would be one more
     zygote_or_none = kernel_zygote(threads, limits) if warm else contextlib.nullcontext(None)
-    with Inspector(threads, limits) as inspector, zygote_or_none as zygote, ThreadPoolExecutor(max_workers=jobs) as pool:
+    with (Inspector(threads, limits) as inspector, zygote_or_none as zygote,
+          ThreadPoolExecutor(max_workers=jobs) as pool):
         futures = {
             pool.submit(settle, s, functools.partial(grade_submission, s, out=out, limits=limits, threshold=threshold,
                                                      threads=threads, inspector=inspector, zygote=zygote, notes=notes),
@@ -271,7 +275,8 @@ def rescore(submission: Submission, recorded: SubmissionResult, threshold: float
     """
     if recorded.facts is None:
         return recorded
-    return score_facts(submission, Collected(recorded.status, recorded.message, recorded.facts, recorded.flags), threshold)
+    collected = Collected(recorded.status, recorded.message, recorded.facts, recorded.flags)
+    return score_facts(submission, collected, threshold)
 
 
 def _ledger_line(verdicts, prints: ledger.Fingerprints) -> str | None:
@@ -286,7 +291,8 @@ def _ledger_line(verdicts, prints: ledger.Fingerprints) -> str | None:
         threshold_changed = any(v.reason == ledger.THRESHOLD_CHANGED for v in verdicts if v.action == ledger.RESCORE)
         why = (f"the accuracy threshold changed (now {prints.threshold})" if threshold_changed
                else "the rubric, its points or the scoring code changed")
-        parts.append(f"rescored {actions[ledger.RESCORE]} submission(s) from their recorded facts, no notebook run: {why}")
+        parts.append(f"rescored {actions[ledger.RESCORE]} submission(s) from their recorded facts, no notebook run: "
+                     f"{why}")
     again = sum(count for reason, count in run_reasons.items() if reason != ledger.NEW)
     reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(run_reasons.items()) if reason != ledger.NEW)
     parts.append(f"{again} run again" + (f" ({reasons})" if again else ""))
@@ -310,8 +316,9 @@ class Collected:
     cell_cpu: dict[str, float] | None = None  # core-seconds of each of the student's cells, where measured
 
 
-NO_REFERENCE_CPU = ("the check of claimed training against the CPU spent is unavailable: solutions/reference_metrics.json "
-                    "records no training_cpu for the reference; run `python -m autograder calibrate` to measure it")
+NO_REFERENCE_CPU = ("the check of claimed training against the CPU spent is unavailable: "
+                    "solutions/reference_metrics.json records no training_cpu for the reference; run `python -m "
+                    "autograder calibrate` to measure it")
 STATUS_OF_RUN = {"completed": "graded", "timeout": "stopped", "stopped": "stopped", "dead": "error"}
 
 

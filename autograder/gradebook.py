@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from . import late
+from .exceptions import KitError
 from .overrides import KEPT_FILE as KEPT_OVERRIDES
-from .overrides import Overrides, check_targets, dropped, parse_overrides, read_overrides
-from .overrides import adjust_total, apply as apply_overrides
+from .overrides import Overrides, adjust_total, check_targets, dropped, parse_overrides, read_overrides
+from .overrides import apply as apply_overrides
 from .reports.lms import CANVAS_FILE, DEFAULT_ASSIGNMENT_NAME, LONG_FILE, canvas_csv, grades_long_csv
 from .reports.report import format_table, grades_csv, refresh_reports, submission_folder, write_atomic
 from .reports.summary import write_class_summary
-from .exceptions import KitError
 from .results import SubmissionResult
 from .roster import Assignment, Roster, Student, assign, read_roster
 from .trusted.identity import IDENTITY_FILE, identity_json, load_identity
@@ -101,7 +102,8 @@ def _points(row) -> str:
 
 
 def _tell_overrides(overrides: Overrides, lost: list[str], out: Path) -> None:
-    """One line on the console: how many overrides are in force, and which rows of the previous file a new one dropped."""
+    """One line on the console: how many overrides are in force, and which rows of the previous file a new one
+    dropped."""
     line = f"overrides: {len(overrides.rows)} in force"
     if lost:
         line += (f"; {len(lost)} from the previous file dropped: {'; '.join(lost[:5])}{' ...' if len(lost) > 5 else ''}"
@@ -218,13 +220,13 @@ def _lms_notes(rows, sis_only: set[str], roster: Roster | None) -> list[str]:
                      f"Canvas matches them only if the SIDs are your SIS ids; pass --roster with Canvas's gradebook "
                      f"export for exact matches")
     if roster is not None and roster.left_out:
-        notes.append(f"the roster's {', '.join(roster.left_out)} (Canvas's Test Student, the instructor's student view) "
-                     f"is left out: never missing, never in {CANVAS_FILE}")
+        notes.append(f"the roster's {', '.join(roster.left_out)} (Canvas's Test Student, the instructor's student "
+                     f"view) is left out: never missing, never in {CANVAS_FILE}")
     return notes
 
 
 def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, quiet: bool,
-                     lms_notes: list[str] = (), policy: str = "") -> None:
+                     lms_notes: Sequence[str] = (), policy: str = "") -> None:
     """What the instructor should know about the class files, on the console (stderr for notes)."""
     for line in lms_notes:
         print(f"note: {line}", file=sys.stderr)
@@ -233,7 +235,8 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
               f"student_id (left out of canvas.csv): {', '.join(chosen.unmatched[:10])}"
               f"{' ...' if len(chosen.unmatched) > 10 else ''}", file=sys.stderr)
     for name, reason in sorted(chosen.attention.items()):
-        print(f"needs attention: {name} is assigned to nobody (graded, left out of canvas.csv): {reason}", file=sys.stderr)
+        print(f"needs attention: {name} is assigned to nobody (graded, left out of canvas.csv): "
+              f"{reason}", file=sys.stderr)
     if not any(row.student_id for row in rows):
         print(f"note: {out / CANVAS_FILE} lists no student: nothing named one (no --roster, and no Canvas or "
               f"Gradescope download); pass --roster to fill it", file=sys.stderr)
@@ -243,6 +246,6 @@ def _tell_instructor(rows, chosen: Assignment, refreshed: set[str], out: Path, q
     if late_rows := [row for row in rows if row.late]:
         print(f"\nlate: {len(late_rows)} submission(s) came after the due date, marked (late); "
               + (f"late policy applied: {policy}" if policy else "no --late-policy, so nothing was taken for it"))
-    print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, "
-          f"and feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
+    print(f"\nWrote {out / 'grades.csv'}, {out / CANVAS_FILE}, {out / LONG_FILE} and {out / 'summary.html'}, and "
+          f"feedback for {len({r.submission for r in rows if r.submission})} submission(s) under {out / 'submissions'}"
           + (f" ({len(refreshed)} rewritten for overrides, the late policy or superseding)" if refreshed else ""))

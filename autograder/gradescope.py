@@ -28,12 +28,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .trusted import dataset
 from .exceptions import KitError
 from .limits import GiB, Limits
-from .reference import read_threshold
-from .trusted.load_submission import find_submissions
 from .paths import EXPECTED_FACTS, REFERENCE_METRICS, ROOT
+from .reference import read_threshold
+from .trusted import dataset
+from .trusted.load_submission import find_submissions
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
 ENTRY_POINTS = ("setup.sh", "run_autograder")
@@ -83,7 +83,8 @@ def run(root: Path) -> int:
         _write_failure(results_path, "No notebook was found in your submission: upload your .ipynb file, "
                                      "or the zip that the notebook's last cell exports.")
         return 0
-    chosen = min(candidates, key=lambda s: (bool(s.problem), s.path.suffix != ".ipynb", s.name))  # a notebook over a zip
+    # a notebook over a zip
+    chosen = min(candidates, key=lambda s: (bool(s.problem), s.path.suffix != ".ipynb", s.name))
     if chosen.problem:  # a link (a zip upload can hold one) or a FIFO: grade.main would follow a path it is given
         _write_failure(results_path, chosen.problem)
         return 0
@@ -166,7 +167,7 @@ def grading_requirements(text: str | None = None) -> str:
 
 def _imported_modules() -> set[str]:
     """Top-level names of every module imported (absolutely) anywhere in the ``autograder`` package."""
-    modules = set()
+    modules: set[str] = set()
     for path in Path(__file__).resolve().parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):

@@ -160,6 +160,8 @@ def policy_to_use(given: str | None, due: str | None, out: Path) -> LatePolicy |
         try:
             kept = json.loads(path.read_text(encoding="utf-8"))
             policy = parse_policy(str(kept["policy"]), kept.get("due"))
+            if policy is None:  # a kept "none": no policy, as given
+                return None
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise KitError(f"cannot read the late policy kept in {path} ({error}): give --late-policy again, or "
                            f"--late-policy none") from error
@@ -192,7 +194,8 @@ def keep(policy: LatePolicy | None, out: Path) -> None:
     if policy is None:
         path.unlink(missing_ok=True)
         return
-    write_atomic(path, json.dumps({"policy": policy.text, "due": policy.due.isoformat() if policy.due else None}) + "\n")
+    record = {"policy": policy.text, "due": policy.due.isoformat() if policy.due else None}
+    write_atomic(path, json.dumps(record) + "\n")
 
 
 KEPT = "kept"  # finish's default: the policy kept in the output folder, if any

@@ -31,8 +31,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .reports.report import write_atomic
 from .paths import EXPECTED_FACTS
+from .reports.report import write_atomic
 from .results import SubmissionResult
 from .rubric.facts import from_dict
 from .sandbox.export_format import check_facts, parse_json
@@ -107,7 +107,7 @@ def _imported_modules(source: Path) -> list[Path]:
             for _ in range(node.level - 1):
                 base = base.parent
         elif (node.module or "").split(".")[0] == PACKAGE.name:
-            base, node.module = PACKAGE, ".".join(node.module.split(".")[1:]) or None
+            base, node.module = PACKAGE, ".".join((node.module or "").split(".")[1:]) or None
         else:
             continue
         stem = base.joinpath(*node.module.split(".")) if node.module else base
@@ -145,7 +145,8 @@ def _definitions(names) -> bytes:
     found = {}
     for node in ast.parse(source).body:
         targets = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else [
-            target.id for target in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(target, ast.Name)]
+            target.id for target in getattr(node, "targets", [getattr(node, "target", None)])
+            if isinstance(target, ast.Name)]
         first = min([node.lineno, *(decorator.lineno for decorator in getattr(node, "decorator_list", ()))])
         for name in targets:
             found[name] = "".join(lines[first - 1:node.end_lineno])  # with its decorators, e.g. @dataclass

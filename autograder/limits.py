@@ -39,7 +39,8 @@ class Limits:
 
     # The trusted inspector, per submission, counted from the start of that inspection.
     inspection_timeout: float = 600  # seconds to load, describe and evaluate one exported model
-    inspection_memory_bytes: int = 6 * GiB  # RLIMIT_AS of an inspector process: TensorFlow reserves ~3 GB of address space
+    # RLIMIT_AS of an inspector process: TensorFlow reserves ~3 GB of address space
+    inspection_memory_bytes: int = 6 * GiB
     inspector_start: float = 300  # seconds for a new inspector process to import TensorFlow and say it is ready
     inspector_stop_grace: float = 5  # seconds for an inspector process to leave when asked, before it is killed
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from . import gradebook, late, ledger, shards
 from .exceptions import KitError
@@ -37,8 +38,8 @@ def main(*, dirs, out: Path, roster: Path | None = None, overrides: Path | None 
     for manifest, item in entries:
         _copy_folder(submission_folder(manifest.folder, item["name"]), submission_folder(out, item["name"]))
     notes = sorted({note for manifest in manifests for note in manifest.notes})
-    options = {key: value for key, value in
-               (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name)) if value is not None}
+    given = (("roster", roster), ("overrides", overrides), ("assignment_name", assignment_name))
+    options: dict[str, Any] = {key: value for key, value in given if value is not None}
     results = gradebook.finish(results, out, notes=notes, quiet=quiet, late_policy=policy, **options)
     shards.write_merged(out, manifests, [item for _, item in entries])
     if not quiet:
@@ -54,17 +55,19 @@ def _refuse_unmergeable(manifests: list[shards.Manifest], out: Path) -> None:
         if manifest.folder.resolve() == resolved_out:
             raise KitError(f"--out {out} is one of the shards being merged: give the merge a folder of its own")
         if manifest.threshold != first.threshold:  # said apart from the rubric: the usual cause, and one flag fixes it
-            raise KitError(f"{first.folder} was graded with accuracy threshold {first.threshold} and {manifest.folder} with "
-                           f"{manifest.threshold}: run `grade --shard` again in one of them with the other's --threshold "
-                           f"(it only rescores, no notebook runs)")
-        for side, differs in (("execution code (sandbox, runner, inspector, limits)", manifest.execution != first.execution),
+            raise KitError(f"{first.folder} was graded with accuracy threshold {first.threshold} and {manifest.folder} "
+                           f"with {manifest.threshold}: run `grade --shard` again in one of them with the other's "
+                           f"--threshold (it only rescores, no notebook runs)")
+        for side, differs in (("execution code (sandbox, runner, inspector, limits)",
+                               manifest.execution != first.execution),
                               ("rubric, points or threshold", manifest.rubric != first.rubric)):
             if differs:
                 raise KitError(f"{first.folder} and {manifest.folder} were graded with different {side}: grade every "
-                               f"shard with the same kit and threshold (run `grade --shard` again in the outdated ones)")
+                               f"shard with the same kit and threshold (run `grade --shard` again in the outdated "
+                               f"ones)")
         if (manifest.batch, manifest.shard.count) != (first.batch, first.shard.count):
-            raise KitError(f"{first.folder} (shard {first.shard}) and {manifest.folder} (shard {manifest.shard}) were cut "
-                           f"from different batches: give every `grade --shard K/N` the same paths and the same N")
+            raise KitError(f"{first.folder} (shard {first.shard}) and {manifest.folder} (shard {manifest.shard}) were "
+                           f"cut from different batches: give every `grade --shard K/N` the same paths and the same N")
     seen_shards: dict[int, Path] = {}
     seen_names: dict[str, Path] = {}
     for manifest in manifests:
@@ -89,7 +92,8 @@ def _recorded_result(manifest: shards.Manifest, item: dict) -> SubmissionResult:
     folder = submission_folder(manifest.folder, item["name"])
     read_back = ledger.read(folder)
     if read_back is None:
-        raise KitError(f"{folder} has no readable {ledger.RECORD}: grade shard {manifest.shard} again into {manifest.folder}")
+        raise KitError(f"{folder} has no readable {ledger.RECORD}: grade shard {manifest.shard} again into "
+                       f"{manifest.folder}")
     record, result = read_back
     if (record.get("digest"), record.get("execution"), record.get("rubric")) != (item["digest"], manifest.execution,
                                                                                     manifest.rubric):

@@ -25,8 +25,8 @@ import re
 from pathlib import Path
 
 from .exceptions import KitError
-from .roster import csv_rows
 from .results import Adjustment, QuestionResult, SubmissionResult, _number
+from .roster import csv_rows
 from .rubric import QUESTIONS, RUBRIC, max_points
 
 TOTAL = ""  # Override.question for one that overrides the whole score
@@ -71,7 +71,8 @@ def read_overrides(path: Path) -> Overrides:
         raw = path.read_bytes()[:MAX_OVERRIDES_BYTES + 1]
         text = raw.decode("utf-8-sig")
     except OSError as error:
-        raise KitError(f"cannot read the overrides {path}: {error.strerror}: pass a CSV file with --overrides") from error
+        raise KitError(f"cannot read the overrides {path}: {error.strerror}: pass a CSV file with "
+                       "--overrides") from error
     except UnicodeDecodeError as error:
         raise KitError(f"the overrides {path} are not UTF-8 text: save the file as 'CSV UTF-8'") from error
     if len(raw) > MAX_OVERRIDES_BYTES:
@@ -87,8 +88,8 @@ def parse_overrides(text: str, source: str) -> Overrides:
                                          ("points", ("points",)), ("reason", ("reason",)))
                if not any(option in header for option in options)]
     if missing:
-        raise KitError(f"the overrides {source} have no {' and no '.join(m + ' column' for m in missing)}: the header row needs "
-                       f"student (or submission), question (or check), points, reason")
+        raise KitError(f"the overrides {source} have no {' and no '.join(m + ' column' for m in missing)}: the header "
+                       f"row needs student (or submission), question (or check), points, reason")
     rows = []
     for line, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
@@ -129,7 +130,7 @@ def _override(cells: dict[str, str], line: int, source: str) -> Override:
 
 
 def check_targets(overrides: Overrides, *, submissions: set[str], students: set[str],
-                  without_submission: set[str] = frozenset(), superseded: dict[str, str] | None = None) -> None:
+                  without_submission: frozenset[str] | set[str] = frozenset(), superseded: dict[str, str] | None = None) -> None:
     """Refuse an override naming a submission or student that is not in the batch (before anything is graded)."""
     superseded = superseded or {}
     for override in overrides.rows:
@@ -161,7 +162,8 @@ def _identity(row: Override) -> tuple:
 
 
 def apply(result: SubmissionResult, overrides: list[Override]) -> SubmissionResult:
-    """``result`` with ``overrides`` (all for it) applied in file order; a check's before its question's, the total's last."""
+    """``result`` with ``overrides`` (all for it) applied in file order; a check's before its question's, the total's
+    last."""
     if not overrides:
         return result
     result = _apply_to_questions(result, [o for o in overrides if o.question != TOTAL])
@@ -172,7 +174,8 @@ def apply(result: SubmissionResult, overrides: list[Override]) -> SubmissionResu
 
 
 def adjust_total(result: SubmissionResult, change: float, reason: str) -> SubmissionResult:
-    """``result`` with its whole score changed by ``change``, kept between 0 and its maximum; ``reason`` for the student."""
+    """``result`` with its whole score changed by ``change``, kept between 0 and its maximum; ``reason`` for the
+    student."""
     kept = _number(min(max(result.score + change, 0), result.max_score) - result.score)
     return dataclasses.replace(result, total_adjustments=(*result.total_adjustments,
                                                           Adjustment(TOTAL, "", kept, reason)))

@@ -43,7 +43,8 @@ def reference_training_cpu() -> dict[str, float] | None:
         figures = {key: float(cost[key]) for key in ("seconds_per_step", "other_cells")}
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    usable = all(math.isfinite(v) for v in figures.values()) and figures["seconds_per_step"] > 0 <= figures["other_cells"]
+    usable = (all(math.isfinite(v) for v in figures.values())
+              and figures["seconds_per_step"] > 0 <= figures["other_cells"])
     return figures if usable else None
 
 

@@ -12,13 +12,12 @@ underscores, so a Canvas gradebook export works as it is:
 | ``sis_login_id`` | no | ``SIS Login ID``, ``login`` |
 | ``section`` | no | ``Section`` |
 
-Canvas's ``Points Possible`` row (no id) is skipped, and so is its Test Student (the instructor's
-"student view", named ``Test Student`` or ``Student, Test``, with no SIS id): never a missing
-student, never a row of canvas.csv; ``Roster.left_out`` names it for the console. A submission belongs to the roster student
-whose ``student_id``, ``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its
-origin says (``trusted.identity``, one layout per folder): the Canvas user id in its file name, its
-Gradescope submitters' SIDs and emails, or the name of the student's folder it is in. Without a
-roster, only Canvas and Gradescope name students.
+Canvas's ``Points Possible`` row (no id) is skipped, and so is its Test Student (the instructor's "student view", named
+``Test Student`` or ``Student, Test``, with no SIS id): never a missing student, never a row of canvas.csv;
+``Roster.left_out`` names it for the console. A submission belongs to the roster student whose ``student_id``,
+``sis_user_id``, ``sis_login_id`` or ``email`` equals (ignoring case) what its origin says (``trusted.identity``, one
+layout per folder): the Canvas user id in its file name, its Gradescope submitters' SIDs and emails, or the name of the
+student's folder it is in. Without a roster, only Canvas and Gradescope name students.
 
 A submission whose ids disagree (a Gradescope submitter whose SID is one student's and whose email
 is another's, or not the email the roster has for them), or whose student's submissions cannot be
@@ -96,7 +95,9 @@ def read_roster(path: Path) -> Roster:
     if not header:
         raise KitError(f"the roster {path} is empty: it needs a header row with at least student_id and name")
     columns = _columns(header, path)
-    students, seen, left_out = [], {}, []
+    students: list[Student] = []
+    seen: dict[str, int] = {}  # student_id -> the line it is on
+    left_out: list[str] = []
     for line, row in enumerate(rows, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -237,9 +238,11 @@ def _submitter(person: Submitter, roster: Roster) -> tuple[Student | None, str]:
     by_email = roster.find((person.email,)) if person.email else None
     if by_sid is not None and by_email is not None and by_sid != by_email:
         return None, (f"its submitter's SID {person.sid!r} is {by_sid.name}'s ({by_sid.student_id}) on the roster, but "
-                      f"their email {person.email!r} is {by_email.name}'s ({by_email.student_id}): check who submitted it")
+                      f"their email {person.email!r} is {by_email.name}'s ({by_email.student_id}): check who submitted "
+                      f"it")
     student = by_sid or by_email
-    if student is not None and person.email and student.email and person.email.strip().lower() != student.email.strip().lower():
-        return None, (f"its submitter's SID {person.sid!r} is {student.name}'s ({student.student_id}) on the roster, but "
-                      f"their email {person.email!r} is not the roster's {student.email!r}: check who submitted it")
+    if (student is not None and person.email and student.email
+            and person.email.strip().lower() != student.email.strip().lower()):
+        return None, (f"its submitter's SID {person.sid!r} is {student.name}'s ({student.student_id}) on the roster, "
+                      f"but their email {person.email!r} is not the roster's {student.email!r}: check who submitted it")
     return student, ""

@@ -46,7 +46,8 @@ class Shard:
         """``"K/N"`` with 1 <= K <= N, or a KitError saying how to write it."""
         match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text or "")
         if not match or not 1 <= int(match[1]) <= int(match[2]):
-            raise KitError(f"--shard {text!r} is not K/N with 1 <= K <= N: write e.g. --shard 2/3 for the second of three shards")
+            raise KitError(f"--shard {text!r} is not K/N with 1 <= K <= N: write e.g. --shard 2/3 for the second of "
+                           f"three shards")
         return cls(int(match[1]), int(match[2]))
 
     def __str__(self) -> str:
@@ -150,4 +151,5 @@ def read_manifest(folder: Path) -> Manifest:
         raise KitError(f"{folder} is not a graded output folder (no {MANIFEST}): pass the --out folders "
                        f"written by `grade` (or `grade --shard K/N`)") from None
     except (OSError, ValueError, KeyError, TypeError, KitError) as error:
-        raise KitError(f"{path} is unreadable ({error}): grade that folder again with `grade ... --out {folder}`") from None
+        raise KitError(f"{path} is unreadable ({error}): grade that folder again with `grade ... --out "
+                       f"{folder}`") from None

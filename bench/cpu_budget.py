@@ -77,13 +77,14 @@ class MeteredZygote:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, threads: int, limits_: Limits = Limits()):
+    def start(cls, threads: int, limits_: Limits = Limits()):  # noqa: B008 - Limits is frozen: one shared default is safe
         with cls.original(threads, limits_) as zygote:
             try:
                 yield zygote
             finally:
                 if zygote is not None:
-                    [server] = [int(p) for p in Path(f"/proc/{zygote.process.pid}/task/{zygote.process.pid}/children").read_text().split()]
+                    pid = zygote.process.pid
+                    [server] = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
                     fields = Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()
                     ticks = int(fields[11]) + int(fields[12])  # utime, stime
                     cls.seconds.append(ticks / os.sysconf("SC_CLK_TCK"))
@@ -101,7 +102,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--cold-kernels", action="store_true", help="every kernel imports TensorFlow itself (no zygote)")
+    parser.add_argument("--cold-kernels", action="store_true", help="every kernel imports TensorFlow itself (no "
+                                                                    "zygote)")
     args = parser.parse_args()
     run.ResourceGroup = MeteredGroup
     grade.kernel_zygote = MeteredZygote.start
@@ -111,18 +113,22 @@ def main() -> int:
         (scratch / "set").mkdir()
         for index in range(1, args.copies + 1):
             shutil.copyfile(SOLUTION, scratch / "set" / f"reference_{index}.ipynb")
-        before_self, before_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        before_self, before_children = (resource.getrusage(who)
+                                        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
         started = time.monotonic()
-        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True, warm_kernels=not args.cold_kernels)
+        grade.main(paths=[scratch / "set"], out=scratch / "out", jobs=args.jobs, quiet=True,
+                   warm_kernels=not args.cold_kernels)
         wall = time.monotonic() - started
-        after_self, after_children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        after_self, after_children = (resource.getrusage(who)
+                                       for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
     cpu = lambda before, after: (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # noqa: E731
     sandboxes = MeteredGroup.seconds
     if len(sandboxes) != args.copies:
         raise SystemExit(f"measured {len(sandboxes)} sandboxes for {args.copies} notebooks: are cgroups writable here?")
     own = cpu(before_self, after_self) + cpu(before_children, after_children)
     report = {
-        "notebooks": args.copies, "jobs": args.jobs, "kernels": "cold" if args.cold_kernels else "forked from the zygote",
+        "notebooks": args.copies, "jobs": args.jobs, "kernels": "cold" if args.cold_kernels else "forked from the "
+                                                                                                 "zygote",
         "wall_s": round(wall, 1),
         "sandbox_core_s_median": round(statistics.median(sandboxes), 2),
         "sandbox_core_s": [round(s, 2) for s in sandboxes],

@@ -13,9 +13,9 @@ cast, the operation the lesson's model starts with; BENCHMARKS.md says why the g
 import argparse
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 from tensorflow.keras.datasets import fashion_mnist
 
 
@@ -60,7 +60,7 @@ def main():
         print(f"| {name} | {default[name]:.2f} s | {fast[name]:.2f} s | {default[name] / fast[name]:.2f}x "
               f"| {cast[name]:.2f} s | {default[name] / cast[name]:.2f}x |")
     for label, weights in (("steps_per_execution=1000", fast_weights), ("1000 and float32 data", cast_weights)):
-        identical = all(np.array_equal(a, b) for a, b in zip(default_weights, weights))
+        identical = all(np.array_equal(a, b) for a, b in zip(default_weights, weights, strict=True))
         print(f"\nweights identical bit for bit, {label}: {identical}")
 
 

@@ -40,7 +40,8 @@ from autograder.reference import read_threshold  # noqa: E402
 from autograder.reports.report import submission_folder  # noqa: E402
 from autograder.trusted.load_submission import find_submissions  # noqa: E402
 
-REAL_SET = (ROOT / "solutions" / "fashion_mnist_keras.ipynb", ROOT / "examples" / "class" / "ada" / "fashion_mnist_keras.ipynb",
+REAL_SET = (ROOT / "solutions" / "fashion_mnist_keras.ipynb",
+            ROOT / "examples" / "class" / "ada" / "fashion_mnist_keras.ipynb",
             ROOT / "examples" / "class" / "alan" / "fashion_mnist_keras.ipynb")
 
 
@@ -117,7 +118,8 @@ def main() -> None:
             code = grade.main(paths=[class_in], out=class_out, jobs=args.jobs, quiet=True)
             rescore_seconds = time.monotonic() - started
         rescored = [json.loads(p.read_text()) for p in class_out.glob(f"submissions/*/{ledger.RECORD}")]
-        assert len(rescored) == args.students and all(r["threshold"] == new_threshold for r in rescored), "not all rescored"
+        assert len(rescored) == args.students and all(r["threshold"] == new_threshold for r in rescored), \
+            "not all rescored"
     per_notebook = full_seconds / len(REAL_SET)
     result = {
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -134,10 +136,11 @@ def main() -> None:
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "rescore.json").write_text(json.dumps(result, indent=2) + "\n")
-    table = (f"| step | {args.students} submissions | per submission |\n|---|---|---|\n"
-             f"| full regrade (measured on {len(REAL_SET)} real notebooks, {args.jobs} at a time; projected) | "
-             f"{result['full_regrade_of_the_class_projected_seconds'] / 60:.0f} min | {per_notebook:.1f} s |\n"
-             f"| rubric-only rescore (measured) | {rescore_seconds:.1f} s | {1000 * rescore_seconds / args.students:.0f} ms |\n")
+    table = (f"| step | {args.students} submissions | per submission |\n|---|---|---|\n| full regrade (measured on "
+             f"{len(REAL_SET)} real notebooks, {args.jobs} at a time; projected) | "
+             f"{result['full_regrade_of_the_class_projected_seconds'] / 60:.0f} min | {per_notebook:.1f} s |\n| "
+             f"rubric-only rescore (measured) | {rescore_seconds:.1f} s | {1000 * rescore_seconds / args.students:.0f} "
+             f"ms |\n")
     (args.out / "rescore.md").write_text(table)
     print(table)
     print(json.dumps(result, indent=2))

@@ -2,16 +2,14 @@
 
     .venv/bin/python bench/scan_cost.py [--out bench/results]
 
-Builds four notebooks (file sizes) as an attacker or an honest student with big outputs would:
-one code cell of 3 MB, one of 49 MB (just under the 50 MiB cap), 49 MB of saved outputs under a
-small cell, and 500 KB of code, just under the scan's cap, which is therefore scanned. Each is read and scanned as ``grade`` does before it runs anything
-(``trusted.capped.read_and_scan``: a worker under ``Limits.read_memory_bytes`` and the read and
-scan timeouts), in a fresh process per notebook, after one small notebook has started the
-worker server. Reported per notebook: wall time, the grader's own peak resident memory (its
-process, holding the notebook it gets back), the worker's peak, and what came out (flags or the
-``invalid`` message). The issue's figure for the old in-process scan of the 3 MB notebook was
-2.9 GB and 2 minutes. Results go to ``--out`` as JSON and as a Markdown table for BENCHMARKS.md.
-"""
+Builds four notebooks (file sizes) as an attacker or an honest student with big outputs would: one code cell of 3 MB,
+one of 49 MB (just under the 50 MiB cap), 49 MB of saved outputs under a small cell, and 500 KB of code, just under the
+scan's cap, which is therefore scanned. Each is read and scanned as ``grade`` does before it runs anything
+(``trusted.capped.read_and_scan``: a worker under ``Limits.read_memory_bytes`` and the read and scan timeouts), in a
+fresh process per notebook, after one small notebook has started the worker server. Reported per notebook: wall time,
+the grader's own peak resident memory (its process, holding the notebook it gets back), the worker's peak, and what came
+out (flags or the ``invalid`` message). The issue's figure for the old in-process scan of the 3 MB notebook was 2.9 GB
+and 2 minutes. Results go to ``--out`` as JSON and as a Markdown table for BENCHMARKS.md. """
 
 from __future__ import annotations
 
@@ -114,7 +112,8 @@ def main() -> int:
     table = ["| notebook | file | wall time | grader's peak memory | worker's peak memory | outcome |",
              "|---|---|---|---|---|---|"]
     table += [f"| {r['notebook']} | {r['file_mb']} MB | {r['seconds']} s | {r['grader_peak_mb']} MB | "
-              f"{'-' if r['worker_peak_mb'] is None else str(r['worker_peak_mb']) + ' MB'} | {r['outcome']} |" for r in rows]
+              f"{'-' if r['worker_peak_mb'] is None else str(r['worker_peak_mb']) + ' MB'} | "
+              f"{r['outcome']} |" for r in rows]
     (args.out / "scan_cost.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
     print(f"load average (1, 5, 15 min) at the end: {report['load_average_1_5_15']} on {os.cpu_count()} cores")

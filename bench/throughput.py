@@ -113,7 +113,7 @@ class BusyCores:
         return self
 
     def __exit__(self, *exc):
-        busy, total = (end - start for end, start in zip(self._read(), self._start))
+        busy, total = (end - start for end, start in zip(self._read(), self._start, strict=True))
         self.share = busy / total if total else 0.0
 
     @staticmethod
@@ -158,8 +158,9 @@ def submission_set(folder: Path, copies: int) -> list[Path]:
 def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     started = time.monotonic()
     command = [str(PYTHON), "-m", "autograder", "grade", str(folder), "--out", str(out), *options]
-    with PeakMemory("autograder.execution.runner", namespaces=True) as memory, PeakMemory("multiprocessing.spawn") as inspector, \
-            PeakMemory("kernel_zygote.py", single=True) as zygote, BusyCores() as busy:
+    with (PeakMemory("autograder.execution.runner", namespaces=True) as memory,
+          PeakMemory("multiprocessing.spawn") as inspector,
+          PeakMemory("kernel_zygote.py", single=True) as zygote, BusyCores() as busy):
         completed = subprocess.run(command, capture_output=True, text=True)
     wall = time.monotonic() - started
     if completed.returncode not in (0, 1):
@@ -167,8 +168,9 @@ def run_ours(folder: Path, out: Path, options: tuple[str, ...] = ()) -> dict:
     seconds = [json.loads(p.read_text())["seconds"] for p in out.glob("submissions/*/grade.json")]
     with (out / "grades.csv").open() as stream:
         scores = {row["submission"]: [row["score"], *(row[q] for q in QUESTIONS)] for row in csv.DictReader(stream)}
-    return {"wall_s": round(wall, 1), "median_s": round(statistics.median(seconds), 1), "peak_worker_bytes": memory.peak,
-            "peak_inspector_bytes": inspector.peak, "peak_zygote_bytes": zygote.peak, "busy_cores": round(busy.share, 3),
+    return {"wall_s": round(wall, 1), "median_s": round(statistics.median(seconds), 1),
+            "peak_worker_bytes": memory.peak, "peak_inspector_bytes": inspector.peak,
+            "peak_zygote_bytes": zygote.peak, "busy_cores": round(busy.share, 3),
             "options": " ".join(options),
             "scores": scores}
 
@@ -182,8 +184,8 @@ def run_otter(archive: Path, submissions: list[Path], scratch: Path) -> dict:
             out.mkdir(parents=True)
             shutil.copyfile(submission, out / submission.name)
             began = time.monotonic()
-            subprocess.run([str(ROOT / ".venv" / "bin" / "otter"), "run", "-a", str(archive), "-o", str(out), submission.name],
-                           cwd=out, capture_output=True, text=True)
+            subprocess.run([str(ROOT / ".venv" / "bin" / "otter"), "run", "-a", str(archive), "-o", str(out),
+                            submission.name], cwd=out, capture_output=True, text=True)
             seconds.append(time.monotonic() - began)
             results = out / "results.json"
             totals[submission.name] = (sum(t.get("score") or 0 for t in json.loads(results.read_text())["tests"])
@@ -213,28 +215,32 @@ print("SECONDS", time.perf_counter() - started)
 
 
 def machine() -> str:
-    memory = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-    model = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name")), "?")
-    return f"{os.cpu_count()} cores ({model}), {memory / 1024**2:.0f} GiB, {platform.platform()}, Python {platform.python_version()}"
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    memory = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
+    return (f"{os.cpu_count()} cores ({model}), {memory / 1024**2:.0f} GiB, {platform.platform()}, "
+            f"Python {platform.python_version()}")
 
 
 def markdown(report: dict) -> str:
     ours, otter = report["ours"][0], report["otter"]
     gib = lambda b: f"{b / 1024**3:.2f} GiB"  # noqa: E731
     rows = [
-        "| grader | submissions | total wall time | median per submission | peak memory per worker | cores busy | throughput |",
+        "| grader | submissions | total wall time | median per submission | peak memory per worker | cores busy | "
+        "throughput |",
         "|---|---|---|---|---|---|---|",
-        f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | {otter['median_s']:.0f} s | "
-        f"{gib(otter['peak_worker_bytes'])} | {otter['busy_cores']:.0%} | 1.00x |",
+        f"| stock `otter run`, one after another | {report['submissions']} | {otter['wall_s']:.0f} s | "
+        f"{otter['median_s']:.0f} s | {gib(otter['peak_worker_bytes'])} | {otter['busy_cores']:.0%} | 1.00x |",
     ]
     for index, run in enumerate(report["ours"] + report["ours_other"], start=1):
         name = f"run {index}" if index <= len(report["ours"]) else f"`{run['options']}`"
         rows.append(f"| `python -m autograder grade` ({name}) | {report['submissions']} | {run['wall_s']:.0f} s | "
                     f"{run['median_s']:.0f} s | {gib(run['peak_worker_bytes'])} | {run['busy_cores']:.0%} | "
                     f"**{otter['wall_s'] / run['wall_s']:.2f}x** |")
-    rows += ["", f"- Our grader also runs one trusted inspector process for the whole batch (TensorFlow and the test set "
-             f"loaded once): peak {gib(ours['peak_inspector_bytes'])}; and one kernel zygote (TensorFlow imported once, "
-             f"kernels forked from it): peak {gib(ours['peak_zygote_bytes'])}.",
+    rows += ["", "- Our grader also runs one trusted inspector process for the whole batch (TensorFlow and the test "
+             f"set loaded once): peak {gib(ours['peak_inspector_bytes'])}; and one kernel zygote (TensorFlow imported "
+             f"once, kernels forked from it): peak {gib(ours['peak_zygote_bytes'])}.",
              f"- Scores identical across our {len(report['ours']) + len(report['ours_other'])} runs: "
              f"**{report['scores_identical']}**",
              f"- Student structure check, `grader.check(\"q2_model\")`: {report['structure_check_s']:.3f} s",

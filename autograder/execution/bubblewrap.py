@@ -40,7 +40,8 @@ SANDBOX_HOME, SANDBOX_WORK = "/home/student", "/home/student/work"
 SANDBOX_CODE, SANDBOX_EXPORT = "/opt/grader", "/opt/export"
 SANDBOX_RUNTIME = "/opt/runtime"  # the kernel's connection file, read-only
 SANDBOX_ZYGOTE = "/opt/zygote"  # the kernel zygote's socket, where there is one (execution.zygote)
-NO_SANDBOX_WARNING = "WARNING: ran WITHOUT a sandbox (bubblewrap could not start): the notebook could read and write this machine"
+NO_SANDBOX_WARNING = ("WARNING: ran WITHOUT a sandbox (bubblewrap could not start): the notebook could read and write "
+                      "this machine")
 
 
 def as_root() -> bool:
@@ -79,7 +80,8 @@ def kernel_command(argv: list[str], *, work: Path, export: Path, code: Path, run
     whose descriptor ``confine``'s shim opens in place of ``SECCOMP_FD``.
     """
     datasets = keras_cache_dir()
-    command = [*_kernel_walls(tmpfs_bytes), *(["--seccomp", SECCOMP_FD] if seccomp else []), *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
+    command = [*_kernel_walls(tmpfs_bytes), *(["--seccomp", SECCOMP_FD] if seccomp else []),
+               *_dirs(f"{SANDBOX_HOME}/.keras/datasets"), *_dirs("/opt"),
                # Keras falls back to downloading into /tmp where KERAS_HOME is not writable, so keep it writable
                "--chmod", "1777", f"{SANDBOX_HOME}/.keras",
                "--ro-bind", str(datasets), f"{SANDBOX_HOME}/.keras/datasets/{datasets.name}",
@@ -141,7 +143,8 @@ def python_prefixes() -> list[str]:
 def _dirs(path: str) -> list[str]:
     """bubblewrap makes a bind's missing parents 0700; the sandbox's user must be able to pass through them."""
     parts = Path(path).parts[1:]
-    return [arg for depth in range(1, len(parts) + 1) for arg in ("--perms", "0755", "--dir", "/" + "/".join(parts[:depth]))]
+    return [arg for depth in range(1, len(parts) + 1)
+            for arg in ("--perms", "0755", "--dir", "/" + "/".join(parts[:depth]))]
 
 
 def sandbox_env(*, home: str, code: str) -> dict[str, str]:

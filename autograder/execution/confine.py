@@ -58,7 +58,8 @@ class ResourceGroup:
                         (group / key).write_text(str(value))
         except OSError as error:
             self.close()
-            self.problem = f"the process cap and the memory backstop are not enforced: cgroups are not writable here ({error.strerror})"
+            self.problem = ("the process cap and the memory backstop are not enforced: cgroups are not writable here "
+                            f"({error.strerror})")
             return
         if self.cpu_file is None and not (CGROUP_ROOT / "cgroup.controllers").is_file():
             self._join_cpuacct(name)
@@ -82,7 +83,8 @@ class ResourceGroup:
             for name in ("memory.events", "memory.oom_control"):
                 if (path / name).is_file():
                     text = (path / name).read_text()
-                    if any(line.split()[0] in ("oom_kill", "oom") and line.split()[1] != "0" for line in text.splitlines()):
+                    if any(line.split()[0] in ("oom_kill", "oom") and line.split()[1] != "0"
+                           for line in text.splitlines()):
                         return True
         return False
 
@@ -150,7 +152,8 @@ class ScratchSpace:
         for folder in (self.code, self.runtime, self.private):
             folder.mkdir(mode=0o755)
         if self.work not in self.mounts:
-            self.problem = f"disk use is capped per file only ({limits.max_disk_bytes // 2**20} MB): no size-capped tmpfs here (needs root)"
+            self.problem = (f"disk use is capped per file only ({limits.max_disk_bytes // 2**20} MB): no size-capped "
+                            "tmpfs here (needs root)")
 
     def close(self) -> None:
         for folder in self.mounts:
@@ -162,7 +165,8 @@ SECCOMP_FD = "{seccomp_fd}"  # in ``argv``, replaced by the descriptor the shim 
 
 
 def confine_command(argv: list[str], limits, cgroup_procs, *, seccomp: Path | None = None) -> list[str]:
-    """``argv`` prefixed by the shim that applies rlimits and joins the cgroups (their ``cgroup.procs`` files) before exec.
+    """``argv`` prefixed by the shim that applies rlimits and joins the cgroups (their ``cgroup.procs`` files) before
+    exec.
 
     With ``seccomp``, the shim opens that file and puts its descriptor where ``argv`` says ``SECCOMP_FD``
     (bubblewrap's ``--seccomp FD``). The shim is this file run as a script, so it needs nothing on the

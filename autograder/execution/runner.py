@@ -186,7 +186,8 @@ class _LimitedClient(NotebookClient):
         try:
             return super().process_message({**msg, "content": content}, cell, cell_index)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise MalformedMessage(f"a {msg_type!r} message nbclient cannot read ({type(error).__name__}: {error})") from None
+            raise MalformedMessage(f"a {msg_type!r} message nbclient cannot read ({type(error).__name__}: "
+                                   f"{error})") from None
 
     def _charge(self, msg, cell_index) -> bool:
         """Count ``msg`` against its cell's budget; False (and interrupt a student's cell) once the budget is spent."""
@@ -214,7 +215,8 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
         and not is_setup_cell(cell.source)  # the hand-out's own first cell: it only sets up grader.check
     ]
     numbers = [None] + [number for number, _ in student] + [None]  # the student's own cell numbers
-    runnable = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    runnable = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
     token = os.urandom(16).hex()  # in the export cell's source only: no earlier cell can know it
     runnable.cells = (
         [nbformat.v4.new_code_cell(setup_source(job.threads, job.seed))]
@@ -252,7 +254,8 @@ def execute_notebook(notebook: nbformat.NotebookNode, job: Job) -> tuple[Executi
         replay_to = progress.limit_cell if progress.limit_cell is not None else export
     else:
         return execution, runnable
-    # A fresh start: nothing the first kernel left in its folders, and no more time than those cells took the first time.
+    # A fresh start: nothing the first kernel left in its folders, and no more time than those cells took the first
+    # time.
     _empty(Path(job.work))
     _empty(Path(job.export))
     replay_seconds = sum(progress.seconds.get(index, 0.0) for index in range(replay_to))
@@ -303,7 +306,8 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                deadline: float, progress: _Progress) -> None:
     """Run ``indices`` of ``runnable`` in one fresh kernel, recording into ``execution`` and ``progress``."""
     client = _LimitedClient(
-        runnable, timeout=60, allow_errors=True, interrupt_on_timeout=True, kernel_manager_class=kernel.manager,
+        # no `timeout` here: each cell's is set just before it runs (the time left, or the export's own)
+        runnable, allow_errors=True, interrupt_on_timeout=True, kernel_manager_class=kernel.manager,
         iopub_timeout=limits.interrupt_grace,  # after a timeout: how long the kernel has to yield to the interrupt
         kernel_name=KERNEL_NAME,  # never the notebook's own kernelspec: that would start a kernel outside the sandbox
         error_on_timeout={"ename": "TimeoutError", "evalue": "stopped by the grader's time limit", "traceback": []},
@@ -320,7 +324,8 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
                     continue  # a limit stopped an earlier cell: skip to the export
                 if index == export and client.output_exceeded:
                     _settle(client, export, limits.settle_timeout)
-                client.timeout = limits.export_timeout if index == export else max(1, math.ceil(deadline - time.monotonic()))
+                left = max(1, math.ceil(deadline - time.monotonic()))
+                client.timeout = limits.export_timeout if index == export else left
                 cell = runnable.cells[index]
                 client.start_cell()
                 started, cpu_before = time.monotonic(), _cpu(kernel)
@@ -453,7 +458,8 @@ class _KernelStart:
         # The kernel's streams go nowhere: the runner's own standard output is the record's pipe.
         self.arguments.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         (specs / KERNEL_NAME / "kernel.json").write_text(json.dumps({
-            "argv": confine_command(argv, limits, job.cgroups, seccomp=seccomp), "display_name": "Python 3 (sandboxed)", "language": "python",
+            "argv": confine_command(argv, limits, job.cgroups, seccomp=seccomp),
+            "display_name": "Python 3 (sandboxed)", "language": "python",
             "interrupt_mode": "message",  # the kernel interrupts itself: no signal has to cross the sandbox's walls
         }))
         sandboxed = job.sandboxed
@@ -495,7 +501,8 @@ class _KernelStart:
                 command = super().format_kernel_cmd(extra_arguments)
                 if not sandboxed:
                     return command
-                inside = f"{SANDBOX_RUNTIME}/{Path(self.connection_file).name}"  # where the kernel sees its connection file
+                # where the kernel sees its connection file
+                inside = f"{SANDBOX_RUNTIME}/{Path(self.connection_file).name}"
                 return [inside if part == self.connection_file else part for part in command]
 
         self.manager = SandboxedKernelManager

@@ -29,7 +29,7 @@ class Zygote:
 
 
 @contextlib.contextmanager
-def kernel_zygote(threads: int, limits: Limits = Limits()) -> Iterator[Zygote | None]:
+def kernel_zygote(threads: int, limits: Limits = Limits()) -> Iterator[Zygote | None]:  # noqa: B008 - Limits is frozen: one shared default is safe
     """A kernel zygote for one batch, or None where kernels must start cold.
 
     It needs what the sandbox needs plus root, to move its forks into other sandboxes' namespaces,
@@ -66,7 +66,8 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
            **bubblewrap.kernel_env(threads)}
     command = ["bwrap", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--die-with-parent", "--new-session",
                "--cap-add", "ALL", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *bubblewrap.system_binds(),
-               "--tmpfs", bubblewrap.SANDBOX_HOME, "--ro-bind", "/sys", "/sys", "--bind", "/sys/fs/cgroup", "/sys/fs/cgroup",
+               "--tmpfs", bubblewrap.SANDBOX_HOME, "--ro-bind", "/sys", "/sys",
+               "--bind", "/sys/fs/cgroup", "/sys/fs/cgroup",
                "--ro-bind", str(ZYGOTE_SCRIPT), "/opt/kernel_zygote.py",
                "--bind", str(directory), str(directory), "--chdir", "/", "--clearenv"]
     for key, value in env.items():
@@ -80,7 +81,9 @@ def _zygote_command(directory: Path, threads: int) -> list[str]:
             str(seccomp) if program is not None else "-"]
 
 
-def _wait_ready(process: subprocess.Popen, seconds: float) -> bool:
+def _wait_ready(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    if process.stdout is None:  # started without a pipe: it cannot say it is ready
+        return False
     ready, _, _ = select.select([process.stdout], [], [], seconds)
     return bool(ready) and process.stdout.readline() == b"ready\n"
 

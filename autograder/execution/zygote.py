@@ -6,25 +6,23 @@ per batch imports TensorFlow, Keras and ipykernel and then runs nothing else. Ea
 of it that moves into one submission's sandbox before any of that submission's code runs, so the
 kernels share the imports and nothing else.
 
-How a kernel is made. The runner starts ``autograder.sandbox.kernel_launcher`` in the sandbox as its kernel; the launcher
-connects to this server's socket, bound read-only into the sandbox, and sends its kernel's
-connection file, working folder, environment, arguments and standard streams. The server learns who
-is asking from the socket itself (a pidfd for the process that connected, never the request's word,
-and checked alive after every read of its /proc entries, so a reused PID cannot stand in for it),
-refuses callers outside a sandbox or in a user namespace of their own, and forks a handler without
-reading anything, so a silent client cannot stall it. The handler reads the caller's namespaces,
-cgroups, rlimits, uid and gid from /proc, reads the request, takes on the rlimits, joins the
-sandbox's mount, IPC, UTS, network, cgroup and PID namespaces (``setns``), becomes the sandbox's
-unprivileged user with no capabilities, no groups, no_new_privs and the seccomp filter, as ``setpriv``
-and bubblewrap make a cold kernel, and forks once more to enter the PID namespace; the handler then
-only waits for that child, so that it is reaped. The child is the kernel: it first joins the sandbox's cgroups, then closes every
-descriptor but its three streams (by range, whatever their numbers: the server's listening socket never reaches a
-kernel, where a notebook could accept on it or shut it down), takes the launcher's environment (plus what importing TensorFlow set), folder
-and streams, reseeds NumPy's global generator (Python's ``random`` reseeds itself after a fork),
-and starts ipykernel exactly as ``python -m ipykernel_launcher -f CONNECTION_FILE`` would. It
-reports its PID to the launcher, which waits for it and forwards signals.
-tests/test_kernel_zygote.py compares such a kernel with a cold one: same identity, capabilities,
-limits, cgroup, paths and environment, same trained weights.
+How a kernel is made. The runner starts ``autograder.sandbox.kernel_launcher`` in the sandbox as its kernel; the
+launcher connects to this server's socket, bound read-only into the sandbox, and sends its kernel's connection file,
+working folder, environment, arguments and standard streams. The server learns who is asking from the socket itself (a
+pidfd for the process that connected, never the request's word, and checked alive after every read of its /proc entries,
+so a reused PID cannot stand in for it), refuses callers outside a sandbox or in a user namespace of their own, and
+forks a handler without reading anything, so a silent client cannot stall it. The handler reads the caller's namespaces,
+cgroups, rlimits, uid and gid from /proc, reads the request, takes on the rlimits, joins the sandbox's mount, IPC, UTS,
+network, cgroup and PID namespaces (``setns``), becomes the sandbox's unprivileged user with no capabilities, no groups,
+no_new_privs and the seccomp filter, as ``setpriv`` and bubblewrap make a cold kernel, and forks once more to enter the
+PID namespace; the handler then only waits for that child, so that it is reaped. The child is the kernel: it first joins
+the sandbox's cgroups, then closes every descriptor but its three streams (by range, whatever their numbers: the
+server's listening socket never reaches a kernel, where a notebook could accept on it or shut it down), takes the
+launcher's environment (plus what importing TensorFlow set), folder and streams, reseeds NumPy's global generator
+(Python's ``random`` reseeds itself after a fork), and starts ipykernel exactly as ``python -m ipykernel_launcher -f
+CONNECTION_FILE`` would. It reports its PID to the launcher, which waits for it and forwards signals.
+tests/test_kernel_zygote.py compares such a kernel with a cold one: same identity, capabilities, limits, cgroup, paths
+and environment, same trained weights.
 
 So the sandbox's walls are bubblewrap's own, made fresh for every submission; the zygote never sees
 a submission's files, and a kernel can reach it only through that socket, which only ever answers
@@ -38,11 +36,10 @@ the imports, which ``fork`` and ``setns`` need; NumPy's BLAS threads make that t
 thread per worker. Where any is missing, ``execution.warm_kernels.kernel_zygote`` gives None and
 kernels start the ordinary way.
 
-Run as a script (``python zygote.py SOCKET UID:GID SECCOMP``: the sandbox's user owns the socket, and
-every kernel gets the seccomp filter in the file SECCOMP, or none for ``-``), so it needs nothing on its path. It runs under
-bubblewrap with its privileges (``execution.warm_kernels``), so that importing Keras and
-matplotlib writes their config into a private /tmp and home, at the paths a sandboxed kernel sees.
-"""
+Run as a script (``python zygote.py SOCKET UID:GID SECCOMP``: the sandbox's user owns the socket, and every kernel gets
+the seccomp filter in the file SECCOMP, or none for ``-``), so it needs nothing on its path. It runs under bubblewrap
+with its privileges (``execution.warm_kernels``), so that importing Keras and matplotlib writes their config into a
+private /tmp and home, at the paths a sandboxed kernel sees. """
 
 from __future__ import annotations
 
@@ -58,7 +55,6 @@ import signal
 import socket
 import struct
 import sys
-import traceback
 
 NAMESPACES = (  # joined while still root; the sandbox shares the zygote's user namespace, so that one is not joined
     ("mnt", 0x00020000), ("ipc", 0x08000000), ("uts", 0x04000000), ("net", 0x40000000),
@@ -93,7 +89,8 @@ def main(argv: list[str]) -> int:
     if problem:
         print(f"kernel zygote not started: {problem}", file=sys.stderr)
         return 2
-    imported_env = {key: value for key, value in os.environ.items() if environment.get(key) != value}  # TensorFlow sets some
+    # TensorFlow sets some
+    imported_env = {key: value for key, value in os.environ.items() if environment.get(key) != value}
     _close_on_exec_above(2)  # whatever the imports left open: no exec of this process or its forks inherits it
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # close-on-exec, as Python makes every descriptor
     server.bind(socket_path)
@@ -150,7 +147,8 @@ def _dispatch(connection: socket.socket, own: dict[str, int], handlers: dict[int
         caller = {name: os.stat(f"/proc/{pid}/ns/{name}").st_ino for name in ("user", "pid")}
         signal.pidfd_send_signal(pidfd, 0)  # still alive, so /proc/{pid} above was the caller
         if caller["user"] != own["user"]:
-            raise PermissionError("the caller is in a user namespace of its own: kernels are made only for the grader's sandboxes")
+            raise PermissionError("the caller is in a user namespace of its own: kernels are made only for the "
+                                  "grader's sandboxes")
         if caller["pid"] == own["pid"]:
             raise PermissionError("the caller is not in a sandbox of its own")
         if sum(1 for served in handlers.values() if served == caller["pid"]) >= KERNELS_AT_ONCE:
@@ -196,7 +194,8 @@ def _make_kernel(connection: socket.socket, pidfd: int, pid: int, imported_env: 
         os.close(pidfd)
         groups = [os.open(procs, os.O_WRONLY) for procs in cgroups]  # opened while this process can see them
         connection.settimeout(10)
-        _, streams, _, _ = socket.recv_fds(connection, 1, 3, socket.MSG_CMSG_CLOEXEC)  # close-on-exec, as every descriptor here
+        # close-on-exec, as every descriptor here
+        _, streams, _, _ = socket.recv_fds(connection, 1, 3, socket.MSG_CMSG_CLOEXEC)
         if len(streams) != 3:
             raise ValueError("the request must carry the kernel's three standard streams")
         request = _read_request(connection)
@@ -300,7 +299,8 @@ def _become(libc, uid: int, gid: int) -> None:
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
     for capability in range(64):
-        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() != 22:  # EINVAL: no such capability
+        # EINVAL: no such capability
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
             raise OSError(ctypes.get_errno(), f"cannot drop capability {capability} from the bounding set")
     os.setgroups([])
     os.setresgid(gid, gid, gid)
@@ -350,7 +350,8 @@ def _run_kernel(connection, request, streams, imported_env, ignored) -> int:
     connection.close()
     from ipykernel import kernelapp
 
-    sys.argv = [importlib.util.find_spec("ipykernel_launcher").origin, "-f", request["connection_file"], *request["arguments"]]
+    launcher = importlib.util.find_spec("ipykernel_launcher").origin
+    sys.argv = [launcher, "-f", request["connection_file"], *request["arguments"]]
     kernelapp.launch_new_instance()
     return 0
 
@@ -373,7 +374,8 @@ def _close_all_but(*kept: int) -> None:
     """Close every descriptor of this process except ``kept``, by range: nothing is looked up or kept by number."""
     low = 0
     for descriptor in sorted(set(kept)):
-        if low < descriptor:  # an empty range is not a no-op: CPython passes close_range a last descriptor of -1, all of them
+        # an empty range is not a no-op: CPython passes close_range a last descriptor of -1, all of them
+        if low < descriptor:
             os.closerange(low, descriptor)
         low = descriptor + 1
     os.closerange(low, _DESCRIPTOR_CEILING)

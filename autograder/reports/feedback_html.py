@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from html import escape
 
+from ..results import QuestionResult, SubmissionResult
 from . import plots
 from .page import breakable, data_table, disclosure, image, mark, note, page
-from ..results import QuestionResult, SubmissionResult
 
 NOT_RUN = "Not graded: the notebook could not be run (see the message above)."
 ONLY_ADJUSTED = "Your score comes only from your instructor's adjustments below."
@@ -89,7 +89,8 @@ def _check_items(question: QuestionResult) -> list[str]:
     items, said = [], set()
     for check in question.checks:
         hidden = " <em>(checked only at grading)</em>" if check.hidden else ""
-        points = '<span class="info nowrap">(feedback only)</span>' if check.points == 0 else f'<span class="nowrap">({check.score}/{check.points})</span>'
+        points = ('<span class="info nowrap">(feedback only)</span>' if check.points == 0
+                  else f'<span class="nowrap">({check.score}/{check.points})</span>')
         text = f"{mark(check.passed, check.points)}{escape(check.description)}{hidden} {points}"
         if not check.passed:
             reason = "the same reason as above" if check.message in said else check.message
@@ -116,7 +117,8 @@ def _all_adjustments(result: SubmissionResult) -> str:
 def _adjustment_item(name: str, adjustment, *, with_question: bool) -> str:
     where = f"{escape(name)}: " if with_question else ""
     on = f" on &ldquo;{escape(adjustment.check)}&rdquo;" if adjustment.check else ""
-    return f'<li data-adjustment="{escape(name)}">{where}{_signed(adjustment.points)} point(s){on}: {escape(adjustment.reason)}</li>'
+    return (f'<li data-adjustment="{escape(name)}">{where}{_signed(adjustment.points)} point(s){on}: '
+            f'{escape(adjustment.reason)}</li>')
 
 
 def whole_score_notes(result: SubmissionResult) -> str:
@@ -173,7 +175,9 @@ def _confusion(result: SubmissionResult) -> str:
     summary = (f"<p>Rows are the true classes, columns the classes your model predicted. It classified "
                f"{correct:,} of {total:,} test images correctly ({correct / max(total, 1):.1%}).</p>")
     table = data_table("confusion", ["true class \\ predicted", *plots.CLASS_NAMES],
-                       [[name, *(str(count) for count in row)] for name, row in zip(plots.CLASS_NAMES, matrix)],
+                       [[name, *(str(count) for count in row)]
+                        for name, row in zip(plots.CLASS_NAMES, matrix, strict=False)],
                        caption="Test images per true class (rows) and predicted class (columns)")
-    return (summary + image(plots.confusion_matrix(matrix), "Confusion matrix of your model on the test set (numbers below)")
+    return (summary + image(plots.confusion_matrix(matrix), "Confusion matrix of your model on the test set (numbers "
+                                                            "below)")
             + disclosure("The confusion matrix as a table", table))

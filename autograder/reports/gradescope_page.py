@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 from html import escape
+from typing import Any
 
-from . import plots
 from ..limits import GRADESCOPE_RESULTS_BYTES
 from ..reference import reference_curves
 from ..results import SubmissionResult
+from . import plots
 
 CONFUSION_TEST = "Your model on the test set"
 TOO_LARGE = "(The pictures are left out: they would make this page too large. Your instructor has them.)"
 
 
-def with_pictures(payload: dict, result: SubmissionResult) -> dict:
+def with_pictures(payload: dict[str, Any], result: SubmissionResult) -> dict[str, Any]:
     """``payload`` (``report.gradescope_results``) with HTML output and the pictures, within the size budget."""
     text = _text_as_html(payload["output"])
     pictured = {**payload, "output_format": "html", "output": text + _curves(result),
@@ -47,10 +48,11 @@ def _curves(result: SubmissionResult) -> str:
         return ""
     student = {"train_accuracy": list(history.train_accuracy), "val_accuracy": list(history.val_accuracy)}
     return ("<h2>Training</h2>" + _image(plots.learning_curves(student, reference_curves()),
-                                         "Training and validation accuracy per epoch, yours beside the reference solution's"))
+                                         "Training and validation accuracy per epoch, yours beside the reference "
+                                         "solution's"))
 
 
-def _confusion_test(result: SubmissionResult) -> list[dict]:
+def _confusion_test(result: SubmissionResult) -> list[dict[str, Any]]:
     grader = result.facts.grader if result.facts else None
     matrix = grader.confusion_matrix if grader else None
     if not matrix:

@@ -15,11 +15,12 @@ alone.
 from __future__ import annotations
 
 import io
+from typing import Any
 
-from . import spreadsheet
-from .spreadsheet import safe_cell as _cell
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS, max_points
+from . import spreadsheet
+from .spreadsheet import safe_cell as _cell
 
 CANVAS_FILE, LONG_FILE = "canvas.csv", "grades_long.csv"
 DEFAULT_ASSIGNMENT_NAME = "Fashion-MNIST with Keras"
@@ -28,8 +29,8 @@ POINTS_POSSIBLE = "Points Possible"
 LONG_COLUMNS = ("student_id", "name", "submission", "question", "score", "max_score", "status")
 
 
-def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: str = DEFAULT_ASSIGNMENT_NAME, *,
-               sis_only: set[str] = frozenset()) -> str:
+def canvas_csv(rows: list[SubmissionResult], students: dict[str, Any], assignment_name: str = DEFAULT_ASSIGNMENT_NAME,
+               *, sis_only: frozenset[str] | set[str] = frozenset()) -> str:
     """``rows`` as finished (one per student and submission); ``students``: student_id -> ``roster.Student``.
 
     Superseded rows are left out: the student's latest submission is their grade. The ids in
@@ -46,7 +47,8 @@ def canvas_csv(rows: list[SubmissionResult], students: dict, assignment_name: st
         if row.student_id in sis_only and not getattr(student, "sis_user_id", ""):
             continue  # nothing Canvas could match it by
         writer.writerow([_cell(value) for value in (
-            row.name, "" if row.student_id in sis_only else row.student_id, getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
+            row.name, "" if row.student_id in sis_only else row.student_id,
+            getattr(student, "sis_user_id", ""), getattr(student, "sis_login_id", ""),
             getattr(student, "section", ""), row.score if row.is_grade and row.final else "",
         )])
     return buffer.getvalue()

@@ -19,12 +19,15 @@ from html import escape
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 READING_WIDTH = "60rem"
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: READING; padding: 0 1rem; color: #222; line-height: 1.45; }
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: READING; padding: 0 1rem; color: #222;
+  line-height: 1.45; }
 body.wide { max-width: none; } body.wide main > :not(.table-scroll) { max-width: READING; }
 h1 { font-size: 1.6rem; line-height: 1.25; } h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; margin: 0.5rem 0; } th, td { padding: 0.25rem 0.6rem; border: 1px solid #ddd; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.5rem 0; }
+th, td { padding: 0.25rem 0.6rem; border: 1px solid #ddd; text-align: left; vertical-align: top; }
 td { overflow-wrap: break-word; } p, li, .message, td.text { overflow-wrap: anywhere; }
-.table-scroll { overflow-x: auto; max-width: 100%; } table.full { width: 100%; } td.text { min-width: 12rem; width: 30%; }
+.table-scroll { overflow-x: auto; max-width: 100%; } table.full { width: 100%; }
+td.text { min-width: 12rem; width: 30%; }
 td.student { min-width: 13rem; }
 ul.flags { margin: 0; padding-left: 1.1rem; } ul.legend { font-size: 0.9rem; color: #444; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -33,8 +36,10 @@ td.number, td.status, .nowrap { white-space: nowrap; }
 .file { display: block; font-size: 0.8rem; font-weight: normal; color: #555; } .late { font-weight: 600; }
 .message { background: #fff8e1; border-left: 4px solid #9a6700; padding: 0.5rem 0.8rem; white-space: pre-wrap; }
 ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: 0.3rem 0; }
-caption { text-align: left; font-weight: 600; } details { margin: 0.5rem 0; } summary { cursor: pointer; color: #0550ae; }
-.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+caption { text-align: left; font-weight: 600; } details { margin: 0.5rem 0; }
+summary { cursor: pointer; color: #0550ae; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
+  white-space: nowrap; }
 img { max-width: 100%; height: auto; }
 @media (max-width: 40rem) { body { padding: 0 0.6rem; } td.student { min-width: 9rem; } }
 """.replace("READING", READING_WIDTH)
@@ -69,11 +74,13 @@ def note(text: str) -> str:
 
 
 def disclosure(summary: str, content: str) -> str:
-    """``content`` (a plot's numbers, as a table) behind a click: there for whoever needs it, out of the way otherwise."""
+    """``content`` (a plot's numbers, as a table) behind a click: there for whoever needs it, out of the way
+    otherwise."""
     return f"<details><summary>{escape(summary)}</summary>{content}</details>"
 
 
-def data_table(css: str, header: list[str], rows: list[list[str]], *, row_headers: bool = True, caption: str = "") -> str:
+def data_table(css: str, header: list[str], rows: list[list[str]], *, row_headers: bool = True,
+               caption: str = "") -> str:
     """A plain table of already-formatted values: the text equivalent of a plot. Every cell is escaped here.
 
     With ``row_headers``, each row's first cell is its header (``<th scope="row">``); the other cells are numbers.
@@ -84,8 +91,8 @@ def data_table(css: str, header: list[str], rows: list[list[str]], *, row_header
         first = f'<th scope="row">{escape(row[0])}</th>' if row_headers else f'<td class="number">{escape(row[0])}</td>'
         body.append("<tr>" + first + "".join(f'<td class="number">{escape(cell)}</td>' for cell in row[1:]) + "</tr>")
     title = f"<caption>{escape(caption)}</caption>" if caption else ""
-    return scrolling(f'<table class="{escape(css)}">{title}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>',
-                     caption or css)
+    return scrolling(f'<table class="{escape(css)}">{title}<thead><tr>{head}</tr></thead>'
+                     f'<tbody>{"".join(body)}</tbody></table>', caption or css)
 
 
 NUMBER = ' class="number"'
@@ -104,7 +111,8 @@ def breakable(name: str) -> str:
 def mark(passed: bool, points: int) -> str:
     """A check's mark, said in words as well as by mark and colour (a check worth no points is feedback only)."""
     if points == 0:
-        symbol, css, words = ("&#10004;", "info", "feedback only, passed") if passed else ("&#10008;", "fail", "feedback only, not passed")
+        symbol, css, words = (("&#10004;", "info", "feedback only, passed") if passed
+                              else ("&#10008;", "fail", "feedback only, not passed"))
     else:
         symbol, css, words = ("&#10004;", "pass", "passed") if passed else ("&#10008;", "fail", "failed")
     return f'<span class="{css}" aria-hidden="true">{symbol}</span> <span class="visually-hidden">{words}: </span>'

@@ -83,7 +83,7 @@ def learning_curves(student: dict[str, list[float]], reference: dict[str, list[f
     panels = [("Your model", student)] + ([("Reference solution", reference)] if reference else [])
     figure = Figure(figsize=(5 * len(panels), 3.6), layout="constrained")
     axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-    for axis, (title, curves) in zip(axes, panels):
+    for axis, (title, curves) in zip(axes, panels, strict=True):
         for key, label, style in (("train_accuracy", "training", "-o"), ("val_accuracy", "validation", "--s")):
             values = curves.get(key) or []
             if values:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import hashlib
 import io
@@ -14,16 +13,17 @@ import tempfile
 from html import escape
 from pathlib import Path
 
-from . import plots, spreadsheet
-from .feedback_html import feedback_html, feedback_title
-from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 from ..reference import reference_curves
 from ..results import SubmissionResult
 from ..rubric import QUESTIONS, RUBRIC
+from . import plots, spreadsheet
+from .feedback_html import feedback_html, feedback_title
+from .spreadsheet import safe_cell as _cell  # noqa: F401 - the CSV cell rule's name here before it had its own module
 
 # The files of a submission's output folder (``submission_folder``); ``ledger.RECORD`` is the ledger's own.
 RESULTS_FILE, FEEDBACK_FILE, EXECUTED_FILE = "results.json", "feedback.html", "executed.ipynb"
-GRADES_COLUMNS = ("submission", "student_id", "name", "status", "late", "score", "max_score", *QUESTIONS, "message", "flags")
+GRADES_COLUMNS = ("submission", "student_id", "name", "status", "late", "score", "max_score", *QUESTIONS, "message",
+                  "flags")
 READABLE_NAME_LENGTH = 80
 BEFORE_TITLE = 1024  # characters of feedback.html before its <title> (doctype, charset, viewport, CSP), with room
 
@@ -127,7 +127,8 @@ def gradescope_failure(output: str) -> dict:
 
 
 def write_submission_reports(result: SubmissionResult, out_dir: Path) -> Path:
-    """results.json and feedback.html; the page's plots are kept in the folder and reused while what they draw is the same."""
+    """results.json and feedback.html; the page's plots are kept in the folder and reused while what they draw is the
+    same."""
     folder = submission_folder(out_dir, result.submission)
     write_atomic(folder / RESULTS_FILE, _results_text(result))
     with contextlib.nullcontext() if plots.caching() else plots.cached_in(folder / plots.CACHE_FOLDER):
@@ -161,7 +162,8 @@ def refresh_submission_reports(result: SubmissionResult, out_dir: Path) -> bool:
     """
     folder = submission_folder(out_dir, result.submission)
     try:
-        if (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result) and _addressed_to(folder, result):
+        same = (folder / RESULTS_FILE).read_text(encoding="utf-8") == _results_text(result)
+        if same and _addressed_to(folder, result):
             return False
     except OSError:
         pass
@@ -184,11 +186,13 @@ def format_table(results: list[SubmissionResult]) -> str:
     header = ["submission", "student", "status", "score", *QUESTIONS]
     rows = [
         [r.submission or "-", r.name or r.student_id or "-", r.status + (" (late)" if r.late else ""),
-         f"{r.score}/{r.max_score}" if r.is_grade else "-", *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
+         f"{r.score}/{r.max_score}" if r.is_grade else "-",
+         *(str(r.question_score(q)) if r.is_grade else "-" for q in QUESTIONS)]
         for r in results
     ]
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)) for row in [header, *rows])
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    return "\n".join("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+                     for row in [header, *rows])
 
 
 def _check_line(check) -> str:

@@ -1,4 +1,5 @@
-"""The one owner of CSV files the kit writes (grades.csv, canvas.csv, grades_long.csv): cells a spreadsheet shows as text.
+"""The one owner of CSV files the kit writes (grades.csv, canvas.csv, grades_long.csv): cells a spreadsheet shows as
+text.
 
 Submission names, messages and roster names come from students: ``=HYPERLINK(...)`` or ``@SUM(...)``
 would run when the instructor opens the file in Excel or LibreOffice (CSV injection). Every writer
@@ -16,13 +17,15 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
+from typing import TextIO
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # A formula character after a separator (and any spaces): where a reader that splits on it would start a cell.
 _AFTER_SEPARATOR = re.compile(r"([,;\t\n][ ]*)([=+\-@])")
 
 
-def safe_cell(value):
+def safe_cell(value: object) -> object:
     """``value`` as a cell no spreadsheet runs as a formula (text only; numbers and None are left alone)."""
     if not isinstance(value, str):
         return value
@@ -35,13 +38,13 @@ def safe_cell(value):
 
 
 class _SafeWriter:
-    def __init__(self, stream):
+    def __init__(self, stream: TextIO) -> None:
         self._writer = csv.writer(stream, lineterminator="\n", quoting=csv.QUOTE_ALL)
 
-    def writerow(self, row) -> None:
+    def writerow(self, row: Iterable[object]) -> None:
         self._writer.writerow([safe_cell(value) for value in row])
 
 
-def writer(stream) -> _SafeWriter:
+def writer(stream: TextIO) -> _SafeWriter:
     """A ``csv.writer``-like object for ``stream`` whose every row is quoted and formula-safe (see the module)."""
     return _SafeWriter(stream)

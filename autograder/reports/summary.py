@@ -16,11 +16,11 @@ from collections import Counter
 from html import escape
 from pathlib import Path
 
+from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
+from ..rubric import QUESTIONS, RUBRIC
 from . import plots
 from .page import breakable, data_table, disclosure, image, note, page, scrolling
 from .report import FEEDBACK_FILE, submission_folder, write_atomic
-from ..results import STATUS_MEANINGS, STATUSES, SubmissionResult
-from ..rubric import QUESTIONS, RUBRIC
 
 SUMMARY_FILE = "summary.html"
 TOP_MESSAGES = 15
@@ -86,15 +86,18 @@ def _headline(results) -> str:
 def _threshold(results) -> str:
     """The accuracy threshold the scores were computed with (recorded in each graded result's facts)."""
     used = sorted({r.facts.grader.accuracy_threshold for r in results
-                   if r.facts is not None and r.facts.grader is not None and r.facts.grader.accuracy_threshold is not None})
+                   if r.facts is not None and r.facts.grader is not None
+                   and r.facts.grader.accuracy_threshold is not None})
     if not used:
         return ""
     shown = ", ".join(f'<span data-summary="threshold">{value:g}</span>' for value in used)
-    return f"<p>Accuracy threshold in use: {shown} (a model's test accuracy, evaluated by the grader, must reach it).</p>"
+    return (f"<p>Accuracy threshold in use: {shown} (a model's test accuracy, evaluated by the grader, must reach "
+            "it).</p>")
 
 
 def _legend() -> str:
-    items = "".join(f"<li><strong>{escape(status)}</strong>: {escape(STATUS_MEANINGS[status])}</li>" for status in STATUSES)
+    items = "".join(f"<li><strong>{escape(status)}</strong>: "
+                    f"{escape(STATUS_MEANINGS[status])}</li>" for status in STATUSES)
     return f'<ul class="legend">{items}</ul>'
 
 
@@ -103,19 +106,21 @@ def _roster(results, unmatched) -> str:
     parts = []
     missing = [r for r in results if r.status == "missing"]
     if missing:
-        items = "".join(f'<li data-missing="{escape(r.student_id)}">{escape(r.name)} ({escape(r.student_id)})</li>' for r in missing)
+        items = "".join(f'<li data-missing="{escape(r.student_id)}">{escape(r.name)} '
+                        f'({escape(r.student_id)})</li>' for r in missing)
         parts.append(f"<p>{len(missing)} student(s) on the roster have no submission:</p><ul>{items}</ul>")
     if unmatched:
         items = "".join(f'<li data-unmatched="{escape(name)}">{escape(name)}</li>' for name in unmatched)
         parts.append(f"<p>{len(unmatched)} submission(s) match nobody on the roster: they are graded, with an empty "
-                     f"student_id, and left out of canvas.csv. Rename the folder or file after the student's id, or add "
-                     f"the student to the roster.</p><ul>{items}</ul>")
+                     f"student_id, and left out of canvas.csv. Rename the folder or file after the student's id, or "
+                     f"add the student to the roster.</p><ul>{items}</ul>")
     return "".join(parts)
 
 
 def _overrides(results) -> str:
     rows = "".join(
-        f'<tr data-override="{escape(r.submission)}"><td>{escape(r.submission)}</td><td>{escape(r.name or r.student_id)}</td>'
+        f'<tr data-override="{escape(r.submission)}"><td>{escape(r.submission)}</td>'
+        f'<td>{escape(r.name or r.student_id)}</td>'
         f"<td>{escape(a.question or 'total')}</td><td>{escape(a.check)}</td>"
         f'<td class="number">{"+" if a.points >= 0 else ""}{a.points:g}</td><td>{escape(a.reason)}</td></tr>'
         for r in results if r.status != "superseded" for a in r.adjustments
@@ -146,7 +151,8 @@ def _late_section(results, policy: str) -> str:
     late_rows = [r for r in results if r.late]
     if not late_rows:
         return ""
-    items = "".join(f'<li data-late-row="{escape(r.submission)}">{escape(r.name or r.submission)}</li>' for r in late_rows)
+    items = "".join(f'<li data-late-row="{escape(r.submission)}">{escape(r.name or r.submission)}</li>'
+                    for r in late_rows)
     said = (f"Late policy applied: <code>{escape(policy)}</code>; the points taken are listed under Overrides."
             if policy else "No late policy was given (--late-policy): their scores are the rubric's.")
     return f"<h2>Late</h2><p>{len(late_rows)} submission(s) came after the due date. {said}</p><ul>{items}</ul>"
@@ -191,12 +197,14 @@ def _flagged(results) -> str:
     if not flagged:
         return note("No submission was flagged.")
     rows = "".join(
-        f'<tr data-flagged="{escape(r.submission)}"><td>{escape(r.submission)}</td>'
-        f'<td class="number">{r.score}</td><td><ul class="flags">{"".join(f"<li>{escape(flag)}</li>" for flag in r.flags)}</ul></td></tr>'
+        f'<tr data-flagged="{escape(r.submission)}"><td>{escape(r.submission)}</td><td '
+        f'class="number">{r.score}</td><td><ul '
+        f'class="flags">{"".join(f"<li>{escape(flag)}</li>" for flag in r.flags)}</ul></td></tr>'
         for r in flagged
     )
     return (f'<p>{escape(FLAGS_EXPLAINED)}</p>'
-            + scrolling(f'<table class="flagged"><tr><th>submission</th><th class="number">score</th><th>flags</th></tr>{rows}</table>',
+            + scrolling(f'<table class="flagged"><tr><th>submission</th><th '
+                        f'class="number">score</th><th>flags</th></tr>{rows}</table>',
                         "Flagged for review"))
 
 
@@ -231,11 +239,14 @@ def _pass_rates(results) -> str:
         labels.append(f"{check.question}: {check.description}" + (" *" if check.hidden else ""))
         rates.append(rate)
         rows.append(
-            f"<tr><td>{escape(check.question)}</td><td>{escape(check.description)}{' (hidden)' if check.hidden else ''}</td>"
-            f'<td class="number">{count}</td><td class="number">{len(checked)}</td><td class="number">{rate:.0%}</td></tr>'
+            f"<tr><td>{escape(check.question)}</td>"
+            f"<td>{escape(check.description)}{' (hidden)' if check.hidden else ''}</td>"
+            f'<td class="number">{count}</td><td class="number">{len(checked)}</td>'
+            f'<td class="number">{rate:.0%}</td></tr>'
         )
-    table = scrolling('<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th>'
-                      f'<th class="number">of</th><th class="number">rate</th></tr>{"".join(rows)}</table>', "Pass rate per check")
+    table = scrolling(f'<table class="pass-rates"><tr><th>question</th><th>check</th><th class="number">passed</th><th '
+                      f'class="number">of</th><th '
+                      f'class="number">rate</th></tr>{"".join(rows)}</table>', "Pass rate per check")
     return image(plots.pass_rates(labels, rates), "Share of graded submissions passing each check (* hidden; "
                  "the table below has the numbers)") + table
 
@@ -245,7 +256,8 @@ def _failures(results) -> str:
     messages = Counter()
     for result in _checked(results):
         messages.update({
-            (check.question, check.message) for question in result.questions for check in question.checks if not check.passed
+            (check.question, check.message)
+            for question in result.questions for check in question.checks if not check.passed
         })
     if not messages:
         return note("No check failed.")
@@ -253,7 +265,8 @@ def _failures(results) -> str:
         f'<tr><td class="number">{count}</td><td>{escape(question)}</td><td>{escape(message)}</td></tr>'
         for (question, message), count in messages.most_common(TOP_MESSAGES)
     )
-    return scrolling(f'<table class="failures"><tr><th class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>',
+    return scrolling(f'<table class="failures"><tr><th '
+                     f'class="number">submissions</th><th>question</th><th>message</th></tr>{rows}</table>',
                      "Most common failure messages")
 
 
@@ -262,10 +275,12 @@ def _problems(results) -> str:
     if not problems:
         return note("None: every notebook was read and ran to its end.")
     rows = "".join(
-        f'<tr><td>{escape(r.submission)}</td><td class="status">{escape(r.status)}</td><td>{escape(r.message)}</td></tr>'
+        f'<tr><td>{escape(r.submission)}</td><td '
+        f'class="status">{escape(r.status)}</td><td>{escape(r.message)}</td></tr>'
         for r in problems
     )
-    return scrolling(f'<table class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>',
+    return scrolling(f'<table '
+                     f'class="problems"><tr><th>submission</th><th>status</th><th>message</th></tr>{rows}</table>',
                      "Stopped or not graded")
 
 
@@ -294,7 +309,8 @@ def _table(results, out_dir: Path) -> str:
 
 
 def _student_cell(result: SubmissionResult, out_dir: Path) -> str:
-    """The student's name (or, when nobody is known, the file name) linked to the feedback; the file name and id small."""
+    """The student's name (or, when nobody is known, the file name) linked to the feedback; the file name and id
+    small."""
     who = escape(result.name) if result.name else breakable(result.submission)
     if result.submission:  # a missing student has no submission, so nothing to link to
         link = (submission_folder(out_dir, result.submission) / FEEDBACK_FILE).relative_to(out_dir).as_posix()
@@ -321,16 +337,19 @@ def _near_threshold(results) -> str:
             if round(abs(grader.test_accuracy - grader.accuracy_threshold), 9) <= NEAR_THRESHOLD:
                 near.append((result, grader.test_accuracy, grader.accuracy_threshold))
     if not near:
-        return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not measured).")
+        return note(f"None: every test accuracy is more than {NEAR_THRESHOLD} from the threshold (or was not "
+                    "measured).")
     rows = "".join(
-        f'<tr data-near-threshold="{escape(r.submission)}"><td>{escape(r.name or r.submission)}</td>'
-        f'<td class="number">{accuracy:.4f}</td><td class="number">{threshold:.4f}</td>'
-        f'<td class="number">{accuracy - threshold:+.4f}</td><td class="status">{"at or above" if accuracy >= threshold else "below"}</td></tr>'
+        f'<tr data-near-threshold="{escape(r.submission)}"><td>{escape(r.name or r.submission)}</td><td '
+        f'class="number">{accuracy:.4f}</td><td class="number">{threshold:.4f}</td><td '
+        f'class="number">{accuracy - threshold:+.4f}</td><td '
+        f'class="status">{"at or above" if accuracy >= threshold else "below"}</td></tr>'
         for r, accuracy, threshold in near
     )
-    explained = (f"Their test accuracy lies within {NEAR_THRESHOLD} of the threshold. A fresh grade retrains each model, "
-                 "and retraining moves the accuracy by about that much, so these may pass on one run and fail on another "
-                 "(a rescore or a merge reuses the recorded accuracy and does not move them). Look at them before you publish.")
+    explained = (f"Their test accuracy lies within {NEAR_THRESHOLD} of the threshold. A fresh grade retrains each "
+                 f"model, and retraining moves the accuracy by about that much, so these may pass on one run and fail "
+                 "on another (a rescore or a merge reuses the recorded accuracy and does not move them). Look at them "
+                 "before you publish.")
     return f"<p>{escape(explained)}</p>" + scrolling(
         '<table class="near-threshold"><tr><th>student</th><th class="number">test accuracy</th>'
         f'<th class="number">threshold</th><th class="number">difference</th><th>accuracy</th></tr>{rows}</table>',

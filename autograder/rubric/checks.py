@@ -119,7 +119,8 @@ def _shape_problem(array: ArrayFacts, expected: tuple[int, ...], hint: str) -> s
 def _not_the_data(array: ArrayFacts, verified, what: str, hint: str) -> str | None:
     """At grading, the grader compared ``array`` with load_data()'s value by value (``verified``)."""
     if verified is None or verified is False:
-        return f"{array.name} has the expected shape but does not hold Fashion-MNIST's {what} in load_data()'s order: {hint}"
+        return (f"{array.name} has the expected shape but does not hold Fashion-MNIST's {what} in load_data()'s "
+                f"order: {hint}")
     return None
 
 
@@ -321,7 +322,8 @@ def layer_sizes(facts: SubmissionFacts, expected: Expected) -> str | None:
                 continue
             wanted = [layer.get(name) for layer in layers]
             observed = [getattr(layer, name) for layer in found]
-            if len(observed) != len(wanted) or any(w is not None and not _same(o, w) for o, w in zip(observed, wanted)):
+            if len(observed) != len(wanted) or any(w is not None and not _same(o, w)
+                                                   for o, w in zip(observed, wanted, strict=True)):
                 return (f"model's {kind} layers have {name} {_listed(observed)} but expected {_listed(wanted)}: "
                         f"{_sizes_hint(kind, name, wanted, expected)}")
     return None
@@ -367,7 +369,7 @@ def layer_activations(facts: SubmissionFacts, expected: Expected) -> str | None:
             if graded_kind == kind:
                 wanted[index] = activation
         observed = [layer.activation for layer in layers if layer.type == kind]
-        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted)):
+        if len(observed) != count or any(w is not None and o != w for o, w in zip(observed, wanted, strict=True)):
             return (f"model's {kind} layers use activations {observed} but expected {wanted}: "
                     f"{_activations_hint(kind, [w for w in wanted if w], expected)}")
     return None
@@ -403,7 +405,8 @@ def _next_shape(shape, layer):
         window = layer.kernel_size if layer.type == "Conv2D" else (layer.pool_size or (2, 2))
         strides = layer.strides or ((1, 1) if layer.type == "Conv2D" else window)
         size = [(n + s - 1) // s if layer.padding == "same" else (n - k) // s + 1
-                for n, k, s in zip(shape[:2], window, strides)]
+                # strict=False: a student's kernel_size or strides of another length gives the shape it always gave
+                for n, k, s in zip(shape[:2], window, strides, strict=False)]
         return (*size, layer.filters if layer.type == "Conv2D" else shape[2])
     if layer.type in ("Dropout", "BatchNormalization", "Rescaling"):
         return shape
@@ -454,7 +457,8 @@ def _optimizer_call(expected: Expected) -> str:
     name = expected.compile.optimizer
     if expected.compile.learning_rate is None:
         return f"optimizer={name!r}"
-    return f"optimizer=keras.optimizers.{OPTIMIZER_CLASSES.get(name, name)}(learning_rate={expected.compile.learning_rate:g})"
+    return (f"optimizer=keras.optimizers.{OPTIMIZER_CLASSES.get(name, name)}"
+            f"(learning_rate={expected.compile.learning_rate:g})")
 
 
 def optimizer_matches(facts: SubmissionFacts, expected: Expected) -> str | None:
@@ -534,7 +538,8 @@ def _history_problem(facts: SubmissionFacts) -> str | None:
     if history.problem:
         return f"{history.source} {history.problem}: assign history = model.fit(...)"
     if not history.epochs_recorded:
-        return f"{history.source} records no completed epoch: model.fit stopped with an error; fix it and run the cell again"
+        return (f"{history.source} records no completed epoch: model.fit stopped with an error; fix it and run the "
+                "cell again")
     claimed = history.epochs_recorded * (history.steps_per_epoch or 0)
     taken = facts.model.optimizer_iterations
     if taken is None or taken < claimed:
@@ -562,7 +567,8 @@ def _steps_explained(expected: Expected) -> str:
         return ""
     if fit.validation_split:
         kept = round(images * (1 - fit.validation_split))
-        return f" ({kept:,} training images after validation_split={fit.validation_split:g}, in batches of {fit.batch_size})"
+        return (f" ({kept:,} training images after validation_split={fit.validation_split:g}, in batches of "
+                f"{fit.batch_size})")
     return f" ({images:,} training images in batches of {fit.batch_size})"
 
 
@@ -574,7 +580,8 @@ def steps_per_epoch(facts: SubmissionFacts, expected: Expected) -> str | None:
         fit = expected.fit
         passes = [f"batch_size={fit.batch_size}"] if fit.batch_size is not None else []
         passes += [f"validation_split={fit.validation_split:g}"] if fit.validation_split is not None else []
-        hint = f"pass {' and '.join(passes)} to model.fit" if passes else "fit on the whole training set as the lesson does"
+        hint = (f"pass {' and '.join(passes)} to model.fit" if passes
+                else "fit on the whole training set as the lesson does")
         return (f"{facts.history.source} shows {observed} steps per epoch but expected {wanted:,}"
                 f"{_steps_explained(expected)}: {hint}")
     return None
@@ -604,7 +611,8 @@ def trained_once(facts: SubmissionFacts, expected: Expected) -> str | None:
         return None
     steps = f"{wanted:,} ({expected.fit.epochs} epochs x {expected.fit.steps_per_epoch:,} steps)"
     if not observed:  # never trained: nothing to re-run yet
-        return f"model has not been trained (0 training steps) but expected {steps}: train it once with model.fit({_fit_call(expected)})"
+        return (f"model has not been trained (0 training steps) but expected {steps}: train it once with "
+                f"model.fit({_fit_call(expected)})")
     if observed > wanted and facts.grader is not None:  # graded: one run from the top did this
         return (f"model took {observed:,} training steps but expected {steps}: "
                 f"run from the top, the notebook trains the same model more than once; call model.fit once")
@@ -712,8 +720,9 @@ def predictions_match_model(facts: SubmissionFacts, expected: Expected) -> str |
     if agreement is None or agreement < MIN_ARGMAX_AGREEMENT:
         shown = "none" if agreement is None else f"{agreement:.1%}"
         return (
-            f"predictions pick the same class as the grader's predictions of model on {shown} of {_evaluated_on(facts)} "
-            f"but expected all of them: compute predictions = model.predict(x_test) with the trained model, after training"
+            f"predictions pick the same class as the grader's predictions of model on {shown} of "
+            f"{_evaluated_on(facts)} but expected all of them: compute predictions = model.predict(x_test) with the "
+            f"trained model, after training"
         )
     return None
 
@@ -734,7 +743,8 @@ def build_rubric(expected: Expected) -> tuple[Check, ...]:
     checks = (
         Check("q1_load", "x_train and x_test have the full data set's shapes", 1, False, image_shapes),
         Check("q1_load", "y_train and y_test hold one label per image", 1, False, label_shapes),
-        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are numbers",
+        Check("q1_load", "images are floating point" if expected.data.x_train.dtype_kind == "f" else "images are "
+                                                                                                     "numbers",
               1, False, images_are_floats),
         Check("q1_load", f"pixels are scaled to [{_fmt(low)}, {_fmt(high)}]" if not _is_raw(scaling)
               else "pixels are kept as load_data() returns them", 1, False, images_are_scaled),
@@ -746,7 +756,8 @@ def build_rubric(expected: Expected) -> tuple[Check, ...]:
         # One wrong size changes the parameter count too: charged once, by the sizes check.
         Check("q2_model", f"{model.param_count:,} parameters", 1, False, parameter_count, excused_by=(layer_sizes,)),
         Check("q3_compile", f"optimizer is {optimizer}", 1, False, optimizer_matches),
-        Check("q3_compile", "loss is sparse categorical cross-entropy" if expected.compile.loss == "sparse_categorical_crossentropy"
+        Check("q3_compile", "loss is sparse categorical cross-entropy"
+              if expected.compile.loss == "sparse_categorical_crossentropy"
               else f"loss is {expected.compile.loss}", 1, False, loss_matches),
         Check("q3_compile", "metrics include accuracy" if set(expected.compile.metrics) <= set(ACCURACY_METRICS)
               else f"metrics include {_and(expected.compile.metrics)}", 1, False, metrics_match),

@@ -52,7 +52,8 @@ _SETUP_HEAD = '''\
 # Installs {pin} if missing, unpacks the public checks packed into this cell, and creates `grader`.
 def _setup_checks(packed):
     import base64, json, os, pathlib, sys, tempfile, zlib
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines (oneDNN, CUDA) say nothing to act on
+    # TensorFlow's start-up lines (oneDNN, CUDA) say nothing to act on
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     files = json.loads(zlib.decompress(base64.b64decode(packed)))
     for base in (os.getcwd(), tempfile.gettempdir()):  # a temporary folder where this one is read-only
         folder = pathlib.Path(base, "{folder}")
@@ -129,7 +130,8 @@ def is_setup_cell(source: str, package_dir: Path | None = None) -> bool:
 
 
 def otter_test_file(question: str) -> str:
-    """Otter's exception-style test file for ``question``: it calls ``public.assert_public``, as the master's test cell does."""
+    """Otter's exception-style test file for ``question``: it calls ``public.assert_public``, as the master's test cell
+    does."""
     from .checks import max_points
     from .public import PUBLIC_VARIABLES
 
@@ -176,15 +178,16 @@ def _ensure_otter() -> bool:
     if completed.returncode == 0 and importlib.util.find_spec("otter") is not None:
         return True
     reason = (completed.stderr.strip().splitlines() or ["pip failed"])[-1]
-    print(f"Could not install {OTTER_PIN} ({reason}).\n"
-          f"Install it yourself: run `%pip install {OTTER_PIN}` in a cell (or `pip install {OTTER_PIN}` in a terminal, "
-          f"see requirements-student.txt), then run this cell again.\n"
-          f"Until then, grader.check still runs the same public checks, without Otter; to submit, upload the .ipynb file.")
+    print(f"Could not install {OTTER_PIN} ({reason}).\nInstall it yourself: run `%pip install {OTTER_PIN}` in a cell "
+          f"(or `pip install {OTTER_PIN}` in a terminal, see requirements-student.txt), then run this cell again.\n"
+          f"Until then, grader.check still runs the same public checks, without Otter; to submit, upload the .ipynb "
+          f"file.")
     return False
 
 
 def on_colab() -> bool:
-    """Colab's shell is ``google.colab._shell.Shell``: Otter tells Colab apart the same way (its ``IPythonInterpreter``)."""
+    """Colab's shell is ``google.colab._shell.Shell``: Otter tells Colab apart the same way (its
+    ``IPythonInterpreter``)."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -269,7 +272,8 @@ class DirectResult:
 
 
 def direct_check(question: str, env: dict) -> DirectResult:
-    """The public checks of ``question`` on ``env``'s variables, passed by name as Otter passes them (None if missing)."""
+    """The public checks of ``question`` on ``env``'s variables, passed by name as Otter passes them (None if
+    missing)."""
     from .public import PUBLIC_VARIABLES, assert_public
 
     variables = {name: env.get(name) for name in PUBLIC_VARIABLES[question]}
@@ -292,7 +296,8 @@ def notebook_path() -> Path | None:
         namespace = {}
     # VS Code's kernel sets __vsc_ipynb_file__; Jupyter's server passes JPY_SESSION_NAME, which
     # ipykernel puts in __session__ (relative to the server's root or absolute, depending on version).
-    for named in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"), os.environ.get("JPY_SESSION_NAME")):
+    for named in (namespace.get("__vsc_ipynb_file__"), namespace.get("__session__"),
+                  os.environ.get("JPY_SESSION_NAME")):
         if isinstance(named, str) and named.endswith(".ipynb") and Path(named).is_file():
             return Path(named).resolve()
     notebooks = sorted(Path.cwd().glob("*.ipynb"))
@@ -316,13 +321,14 @@ def stale_notebook(path: Path, cells: list[tuple[float, str]], namespace: dict) 
     try:
         saved = nbformat.read(str(path), as_version=4)
     except Exception as error:  # noqa: BLE001 - an unreadable file is reported, not raised
-        return f"Not exported: {path.name} could not be read as a notebook ({error}). Save it (File > Save), then run this cell again."
+        return (f"Not exported: {path.name} could not be read as a notebook ({error}). Save it (File > Save), then "
+                "run this cell again.")
     code = [cell for cell in saved.cells if cell.get("cell_type") == "code"]
     saved_sources = {_normalised(cell.get("source", "")) for cell in code}
     modified = path.stat().st_mtime
     unsaved = [source for started, source in cells if started > modified
                and _normalised(source) not in saved_sources and not _GRADER_CALL.match(_normalised(source) or "#")]
-    save = f"Save the notebook (File > Save, or Ctrl+S), then run this cell again."
+    save = "Save the notebook (File > Save, or Ctrl+S), then run this cell again."
     if unsaved:
         first = _normalised(unsaved[0]).splitlines()[0][:60]
         return (f"Not exported: the saved file {path.name} is older than your answers: {len(unsaved)} cell(s) you ran "
@@ -336,7 +342,8 @@ def stale_notebook(path: Path, cells: list[tuple[float, str]], namespace: dict) 
         return (f"Not exported: the saved file {path.name} still holds the template's placeholder `{line.strip()}` "
                 f"(answer cell {number}) although your kernel has answered it. {save}")
     if stubs and len({number for number, _ in stubs}) == len(answers):
-        return f"Not exported: every answer cell of the saved file {path.name} still holds the template's placeholder `...`. {save}"
+        return (f"Not exported: every answer cell of the saved file {path.name} still holds the template's "
+                f"placeholder `...`. {save}")
     if stubs:
         print(f"Note: {len({n for n, _ in stubs})} answer cell(s) still hold the placeholder `...`; exporting anyway.")
     return None

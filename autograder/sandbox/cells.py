@@ -23,7 +23,8 @@ def setup_source(threads: int, seed: int | None) -> str:
         FAST_COMPILE_SOURCE,
     ]
     if seed is not None:
-        lines += ["# Seeded by the grader before the notebook's first cell: the same notebook trains the same model in every batch.",
+        lines += ["# Seeded by the grader before the notebook's first cell: the same notebook trains the same model in "
+                  "every batch.",
                   "import keras as _grader_keras", f"_grader_keras.utils.set_random_seed({seed})"]
     return "\n".join(lines)
 
@@ -63,7 +64,8 @@ _grader_keras.utils.Progbar.update = _grader_own_steps
 
 # Run by the runner after a cell that was interrupted for its output: an interrupt that was still
 # on its way when that cell finished lands here, not on the export.
-SETTLE_SOURCE = "# Added by the grader: a pause in which a late interrupt can land.\nimport time as _grader_time\n_grader_time.sleep(1)"
+SETTLE_SOURCE = ("# Added by the grader: a pause in which a late interrupt can land.\n"
+                 "import time as _grader_time\n_grader_time.sleep(1)")
 
 
 def export_source(code_dir: str, export_dir: str, token: str) -> str:

@@ -182,7 +182,8 @@ def _check_list(hint, value, section: str, path: tuple) -> None:
             low, high = UNIT_RANGE
             outside = [v for v in value if not low <= v <= high]
             if outside:
-                raise SchemaError(f"{_where(section, path)} holds values outside {low:g} to {high:g}: {_sample(outside)}")
+                raise SchemaError(f"{_where(section, path)} holds values outside {low:g} to {high:g}: "
+                                  f"{_sample(outside)}")
         return
     for index, entry in enumerate(value):
         _check(item, entry, section, (*path, index))

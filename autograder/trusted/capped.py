@@ -60,7 +60,7 @@ def code_bytes(notebook: nbformat.NotebookNode) -> int:
     return total
 
 
-def read_and_scan(submission, limits: Limits = Limits()) -> ReadAndScan:
+def read_and_scan(submission, limits: Limits = Limits()) -> ReadAndScan:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The submission's notebook (outputs dropped) and its integrity flags, read and scanned within the caps."""
     parent, child = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(target=_worker, name="autograder-reader",
@@ -111,7 +111,8 @@ def _reading_problem(reply, submission, limits: Limits) -> Exception:
         return InvalidSubmission(f"{name} needs more than the {limits.read_memory_bytes / GiB:g} GiB the grader gives "
                                  f"a notebook to read: open it in Jupyter, clear the outputs and save it again")
     if kind == "content":
-        return InvalidSubmission(f"{name} could not be read as a notebook ({reply[1]}): open it in Jupyter and save it again")
+        return InvalidSubmission(f"{name} could not be read as a notebook ({reply[1]}): open it in Jupyter and save it "
+                                 f"again")
     # "died" (no MemoryError, no message: a crash or a worker that never started) and "grader": the grader's own
     return ScanFailed(f"the grader's reader failed on this notebook: {_what(reply)}")
 
@@ -120,8 +121,8 @@ def _scan_problem(reply, limits: Limits) -> str:
     """The flag that stands for the scan when it could not be done: the instructor reviews the code by hand."""
     kind = reply[0]
     if kind == "large":
-        return (f"code {TOO_LARGE_TO_SCAN}: {reply[1]:,} bytes of code, over the scan's {limits.max_scan_source_bytes:,}; "
-                f"nothing in it was checked, review it by hand")
+        return (f"code {TOO_LARGE_TO_SCAN}: {reply[1]:,} bytes of code, over the scan's "
+                f"{limits.max_scan_source_bytes:,}; nothing in it was checked, review it by hand")
     if kind == "time":
         return f"code {TOO_LARGE_TO_SCAN}: the scan took over {limits.scan_timeout:g} seconds; review it by hand"
     if kind == "memory":

@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def provision(*, install_package: bool = True, download: bool = True) -> Path:
     )
 
 
-def _place(target: Path, name: str, write) -> None:
+def _place(target: Path, name: str, write: Callable[..., object]) -> None:
     """Write ``target/name`` through ``write(partial_path)`` and move it in whole: never a half file in the cache."""
     target.mkdir(parents=True, exist_ok=True)
     partial = target / f".{name}.partial"
@@ -94,7 +95,8 @@ def _place(target: Path, name: str, write) -> None:
 
 
 def _download_verified(name: str, destination: Path) -> None:
-    """Keras downloads ``name`` into a staging folder; only a file with the published SHA-256 reaches ``destination``."""
+    """Keras downloads ``name`` into a staging folder; only a file with the published SHA-256 reaches
+    ``destination``."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="fashion-mnist-") as staging:
@@ -110,8 +112,9 @@ def _keras_download(name: str, staging: str) -> str:
     """Keras' own downloader (what ``fashion_mnist.load_data()`` calls), with the published hash to check."""
     from keras.utils import get_file
 
-    return get_file(name, origin=DOWNLOAD_ORIGIN + name, cache_dir=staging, cache_subdir=".",
-                    file_hash=DOWNLOAD_SHA256[name], hash_algorithm="sha256")
+    path: str = get_file(name, origin=DOWNLOAD_ORIGIN + name, cache_dir=staging, cache_subdir=".",
+                         file_hash=DOWNLOAD_SHA256[name], hash_algorithm="sha256")
+    return path
 
 
 def _sha256(path: Path) -> str:

@@ -165,7 +165,8 @@ def _order_gradescope(entry: dict, key: str) -> str:
         stamp = _utc(created) if isinstance(created, dt.datetime) else ""
     except (ValueError, OverflowError):  # a date no clock reaches (year 1 in another time zone)
         stamp = ""
-    return f"gradescope:{stamp}|{int(GRADESCOPE_FOLDER.match(key)['id'])}"  # the id breaks ties, and stands in for a missing date
+    # the id breaks ties, and stands in for a missing date
+    return f"gradescope:{stamp}|{int(GRADESCOPE_FOLDER.match(key)['id'])}"
 
 
 def _order_number(number: str) -> str:
@@ -180,7 +181,8 @@ def _order_mtime(path: Path) -> str:
 
 
 def order_key(order: str) -> tuple[str, tuple]:
-    """``Identity.order`` as (its kind, a value comparable with the same kind's only): Canvas ids as integers, times as times.
+    """``Identity.order`` as (its kind, a value comparable with the same kind's only): Canvas ids as integers, times as
+    times.
 
     Orders recorded before kinds were (a 20-digit Canvas id, ``<time>|<id>`` for Gradescope, a time) are read as such.
     """
@@ -193,7 +195,8 @@ def order_key(order: str) -> tuple[str, tuple]:
         if kind == "gradescope":
             stamp, _, number = value.partition("|")
             moment = _moment(stamp) if stamp else None
-            return kind, (moment is not None, moment or dt.datetime.min.replace(tzinfo=dt.timezone.utc), int(number or 0))
+            earliest = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+            return kind, (moment is not None, moment or earliest, int(number or 0))
         if kind == "time":
             return kind, (_moment(value),)
     except ValueError:
@@ -235,5 +238,6 @@ def load_identity(folder: Path, name: str) -> Identity:
             late=bool(data["late"]),
             submitters=tuple(Submitter(str(s["name"]), str(s["sid"]), str(s["email"])) for s in data["submitters"]),
         )
-    except (OSError, ValueError, KeyError, TypeError):  # none recorded: a Canvas name at the top still names its student
+    # none recorded: a Canvas name at the top still names its student
+    except (OSError, ValueError, KeyError, TypeError):
         return identify(name, Path("/nonexistent"), None)

@@ -24,16 +24,25 @@ import numpy as np
 
 from ..exceptions import ExportUnreadable
 from ..limits import Limits
+from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_model_config, describe_predictions
+from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
+from ..sandbox.export_format import (
+    ARRAY_FILES,
+    FACTS_FILE,
+    MODEL_FILE,
+    PROBLEMS_FILE,
+    SchemaError,
+    check_problems,
+    parse_json,
+    read_facts,
+)
 from ..text import shorten
 from .keras_file import read_saved_model
 from .safe_files import MissingFile, load_json, read_bytes
-from ..sandbox.export_format import ARRAY_FILES, FACTS_FILE, MODEL_FILE, PROBLEMS_FILE, SchemaError, check_problems, parse_json, read_facts
-from ..rubric.describe import ARRAY_NAMES, describe_array, describe_model, describe_model_config, describe_predictions
-from ..rubric.facts import ArrayFacts, GraderFacts, ModelFacts, PredictionFacts, SubmissionFacts
 
 
-
-def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None, limits: Limits = Limits()) -> SubmissionFacts:
+def inspect_export(export_dir: Path, *, refused: dict[str, str] | None = None,
+                   limits: Limits = Limits()) -> SubmissionFacts:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The submission's facts, re-derived from the exported files wherever a file can show them.
 
     Only the training history and the scalars test_acc/test_loss come from the kernel's own
@@ -120,7 +129,8 @@ def _test_images(scaling: tuple[float, float] | None) -> tuple[np.ndarray, str]:
     from .dataset import load_raw, load_test_set
 
     if scaling is None:
-        return load_test_set()[0], "the grader's copy of the test images scaled to [0, 1] (x_test is not load_data()'s test images)"
+        return (load_test_set()[0],
+                "the grader's copy of the test images scaled to [0, 1] (x_test is not load_data()'s test images)")
     if np.allclose(scaling, STANDARD_SCALING, rtol=1e-6, atol=1e-9):
         return load_test_set()[0], "x_test scaled to [0, 1]"
     a, b = scaling
@@ -181,8 +191,8 @@ def _read_kernel_facts(export_dir: Path, limits: Limits) -> SubmissionFacts:
 def _read_json(export_dir: Path, name: str, expected_type, limits: Limits, *, missing=None):
     """``name``'s JSON, capped in size and depth; ``missing`` (or ``ExportUnreadable``) when the kernel wrote none."""
     try:
-        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name, max_depth=limits.max_json_depth,
-                         parse=parse_json)
+        data = load_json(read_bytes(export_dir, name, limits.max_json_bytes), origin=name,
+                         max_depth=limits.max_json_depth, parse=parse_json)
     except MissingFile:
         if missing is not None:
             return missing
@@ -233,8 +243,8 @@ def _refused_by_safe_mode(path: Path, limits: Limits):
     if (layer := saved.refused_layer()) is None:
         return None
     if not saved.weights_match_config():  # the config alone is a claim: its weights must bear it out
-        problem = (f"has a {layer}, which Keras safe mode will not load, and its saved weights do not match its "
-                   f"saved configuration, so the grader can verify nothing about it: build the model from Keras' own layers")
+        problem = (f"has a {layer}, which Keras safe mode will not load, and its saved weights do not match its saved "
+                   f"configuration, so the grader can verify nothing about it: build the model from Keras' own layers")
         return None, ModelFacts(defined=True, problem=problem), f"model {problem}"
     hint = ("scale with keras.layers.Rescaling(1 / 255) or divide the arrays by 255.0 instead"
             if layer.startswith("Lambda") else "build the model from Keras' own layers")
@@ -254,7 +264,8 @@ def _evaluate(model, predicted: np.ndarray | None, images: np.ndarray) -> Grader
             images = images.reshape((-1,) + tuple(shape[1:]))
         probabilities = np.asarray(model.predict(images, batch_size=1000, verbose=0))
     except Exception as error:  # noqa: BLE001
-        return GraderFacts(problem=f"model cannot classify 28x28 test images ({type(error).__name__}: {shorten(str(error), 300)})")
+        return GraderFacts(problem=f"model cannot classify 28x28 test images ({type(error).__name__}: "
+                                   f"{shorten(str(error), 300)})")
     if probabilities.shape != (len(labels), 10):
         return GraderFacts(problem=f"model outputs shape {probabilities.shape} for the test set, expected (10000, 10)")
     grader_classes = probabilities.argmax(axis=1)

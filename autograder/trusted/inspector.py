@@ -34,7 +34,6 @@ from ..limits import GiB, Limits
 from ..rubric.facts import SubmissionFacts
 from ..sandbox.export_format import SchemaError, read_facts
 
-
 CRASHED = "the grader's check process crashed on this export"
 
 
@@ -119,7 +118,7 @@ class Inspector:
     one job (the real inspection by default; tests pass cheap module-level functions).
     """
 
-    def __init__(self, threads: int = 1, limits: Limits = Limits(), *, workers: int = 2,
+    def __init__(self, threads: int = 1, limits: Limits = Limits(), *, workers: int = 2,  # noqa: B008 - Limits is frozen: one shared default is safe
                  target: Callable[[str, dict], dict] | None = None):
         if workers < 1:
             raise ValueError("an Inspector needs at least one worker")

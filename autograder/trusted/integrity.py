@@ -10,18 +10,15 @@ It reads source only and never runs it: each code cell is parsed with ``ast`` (I
 and ``!`` lines blanked first); a cell that still does not parse is scanned with regular
 expressions instead. Nothing here raises on a strange cell.
 
-Simple aliases are followed across the whole notebook: a name bound (by assignment, tuple
-unpacking or a chain of assignments) to ``optimizer.iterations``, to an optimizer, or to a
-History's ``.history``/``.params`` (or an item of them) counts as what it was bound to, so
-``steps = model.optimizer.iterations; steps.assign(15000)`` and
-``record, settings = h.history, h.params; record["loss"] = ...`` are flagged like the direct
-forms. A use is judged by the name's latest binding before it, in the order the grader runs the
-cells (``hist = pd.DataFrame(hist)`` makes ``hist`` a copy again); a use before any binding,
-as in a function defined earlier, by any of its bindings. Any ``socket``, ``ctypes`` or ``subprocess`` name imported from any module (many
-re-export ``socket``, e.g. ``multiprocessing.reduction``) or read as an attribute of an
-imported module is flagged like the module itself. Data flowing through function calls,
-containers or computed names is not followed: the CPU measurement (``trusted.training_cpu``) is
-the backstop for forged training.
+Simple aliases are followed across the whole notebook: a name bound (by assignment, tuple unpacking or a chain of
+assignments) to ``optimizer.iterations``, to an optimizer, or to a History's ``.history``/``.params`` (or an item of
+them) counts as what it was bound to, so ``steps = model.optimizer.iterations; steps.assign(15000)`` and ``record,
+settings = h.history, h.params; record["loss"] = ...`` are flagged like the direct forms. A use is judged by the name's
+latest binding before it, in the order the grader runs the cells (``hist = pd.DataFrame(hist)`` makes ``hist`` a copy
+again); a use before any binding, as in a function defined earlier, by any of its bindings. Any ``socket``, ``ctypes``
+or ``subprocess`` name imported from any module (many re-export ``socket``, e.g. ``multiprocessing.reduction``) or read
+as an attribute of an imported module is flagged like the module itself. Data flowing through function calls, containers
+or computed names is not followed: the CPU measurement (``trusted.training_cpu``) is the backstop for forged training.
 
 A determined student can hide from it, e.g. with ``getattr`` on computed strings or ``exec``.
 Those tools are flagged themselves ("dynamic code"), but the scan raises the cost of forging;
@@ -180,7 +177,8 @@ def _collect_names(trees: Iterable[tuple[int, ast.Module]]) -> _Names:
             elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 position = (cell, node.lineno, node.col_offset)
-                bindings += [(position, name, value) for target in targets for name, value in _pairs(target, node.value)]
+                bindings += [(position, name, value)
+                             for target in targets for name, value in _pairs(target, node.value)]
                 if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
                     root, chain = _chain(node.value.func)
                     if root in otter and chain == ["Notebook"]:
@@ -199,7 +197,7 @@ def _pairs(target: ast.AST, value: ast.AST) -> list[tuple[str, ast.AST]]:
         return [(target.id, value)]
     if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) \
             and len(target.elts) == len(value.elts) and not any(isinstance(t, ast.Starred) for t in target.elts):
-        return [pair for t, v in zip(target.elts, value.elts) for pair in _pairs(t, v)]
+        return [pair for t, v in zip(target.elts, value.elts, strict=True) for pair in _pairs(t, v)]
     return []
 
 
@@ -411,7 +409,8 @@ def _check_call(node: ast.Call, names: _Names, position: tuple[int, int, int]) -
             yield DYNAMIC_CODE, shown
         elif name != "getattr":
             # setattr(obj, "fit", f) is obj.fit = f by another name.
-            yield from _check_store(ast.Attribute(value=args[0], attr=attribute.value, ctx=ast.Store()), names, position)
+            stored = ast.Attribute(value=args[0], attr=attribute.value, ctx=ast.Store())
+            yield from _check_store(stored, names, position)
 
     if name in _RISKY_CALLS or (root == "os" and len(chain) == 1 and name in _RISKY_OS_CALLS):
         yield LINKS_SOCKETS_PROCESSES, shown
@@ -454,7 +453,8 @@ def _check_store(target: ast.Attribute | ast.Subscript, names: _Names,
     root, chain = _chain(target)
     if _is_iterations(root, chain, names, position):
         yield OPTIMIZER_ITERATIONS, shown
-    if _HISTORY_FIELDS & set(chain) or _bound_to(names, RECORD, root, position):  # h.history["loss"] = [...], record["loss"] = [...]
+    # h.history["loss"] = [...], record["loss"] = [...]
+    if _HISTORY_FIELDS & set(chain) or _bound_to(names, RECORD, root, position):
         yield HISTORY, shown
     # Monkeypatching is about module attributes, so the root is followed through `.` and `[]` only:
     # `np.zeros(3).shape = ...` reshapes a fresh array and patches nothing.
@@ -472,8 +472,10 @@ _PATTERNS = [
     (GRADER_INTERNALS, r"\bfrom\s+otter\b|\bimport\s+otter\.|\botter\.(?!Notebook\b)\w+"),
     (GRADER_INTERNALS, r"\bgrader\.(?!(?:check_all|check|export)\b)\w+"),
     (RESULTS_OR_PROC, r"""["']/proc|/proc/|/opt/(?:export|results)"""),
-    (LINKS_SOCKETS_PROCESSES, r"\b(?:symlink|mkfifo|mknod|fork|forkpty|setns|unshare|symlink_to|hardlink_to|link_to)\s*\("),
-    (LINKS_SOCKETS_PROCESSES, r"\bos\.(?:link|system|popen)\s*\(|\bsocket\.(?:socket|create_connection|socketpair)\s*\("),
+    (LINKS_SOCKETS_PROCESSES,
+     r"\b(?:symlink|mkfifo|mknod|fork|forkpty|setns|unshare|symlink_to|hardlink_to|link_to)\s*\("),
+    (LINKS_SOCKETS_PROCESSES,
+     r"\bos\.(?:link|system|popen)\s*\(|\bsocket\.(?:socket|create_connection|socketpair)\s*\("),
     (LINKS_SOCKETS_PROCESSES, r"\bsubprocess\b|^\s*(?:import|from)\s+(?:socket|ctypes)\b"),
     (OPTIMIZER_ITERATIONS, r"\.iterations" + _STORE + r"|\.iterations\b[\w.]*\.assign(?:_add|_sub)?\s*\("),
     (HISTORY, r"\bHistory\s*\(|\bclass\s+\w*History|\.(?:history|params)\b(?:\[[^\]\n]*\])*" + _STORE),

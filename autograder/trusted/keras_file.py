@@ -71,7 +71,7 @@ def _shown(text) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "", str(text))[:40]
 
 
-def read_saved_model(path: Path, limits: Limits = Limits()) -> SavedModel:
+def read_saved_model(path: Path, limits: Limits = Limits()) -> SavedModel:  # noqa: B008 - Limits is frozen: one shared default is safe
     """The config and weight shapes of the ``.keras`` file at ``path`` (the host's private copy).
 
     ``ExportUnreadable`` when it is not a zip with a readable config, or when a member would
@@ -163,7 +163,8 @@ def expected_weight_shapes(config: dict) -> list[tuple[int, ...]] | None:
     inner = config.get("config") if isinstance(config.get("config"), dict) else {}
     build = config.get("build_config") if isinstance(config.get("build_config"), dict) else {}
     shape = build.get("input_shape")
-    if not isinstance(shape, list) or len(shape) < 2 or not all(isinstance(n, int) and 0 < n <= MAX_DIMENSION for n in shape[1:]):
+    if (not isinstance(shape, list) or len(shape) < 2
+            or not all(isinstance(n, int) and 0 < n <= MAX_DIMENSION for n in shape[1:])):
         return None
     features, expected = list(shape[1:]), []
     for layer in inner.get("layers") if isinstance(inner.get("layers"), list) else []:
@@ -173,7 +174,8 @@ def expected_weight_shapes(config: dict) -> list[tuple[int, ...]] | None:
             continue
         if kind == "Flatten":
             features = [math.prod(features)]
-        elif kind == "Dense" and len(features) == 1 and isinstance(units := settings.get("units"), int) and 0 < units <= MAX_DIMENSION:
+        elif (kind == "Dense" and len(features) == 1 and isinstance(units := settings.get("units"), int)
+              and 0 < units <= MAX_DIMENSION):
             expected += [(features[0], units)] + ([(units,)] if settings.get("use_bias", True) else [])
             features = [units]
         else:

@@ -73,7 +73,8 @@ def find_submissions(paths, notes: list[str] | None = None, layouts: list[str] |
     """
     notes = [] if notes is None else notes
     layouts = [] if layouts is None else layouts
-    found: dict[Path, tuple[tuple[str, ...], int, Identity, str]] = {}  # file -> (its parts, where its name starts, identity, problem)
+    # file -> (its parts, where its name starts, identity, problem)
+    found: dict[Path, tuple[tuple[str, ...], int, Identity, str]] = {}
     loose = []
     for path in map(Path, paths):
         if not path.is_dir():
@@ -90,7 +91,8 @@ def find_submissions(paths, notes: list[str] | None = None, layouts: list[str] |
             identity = identify(relative[parts], file, metadata, layout)
             found.setdefault(file, (tuple(map(shown, file.parts)), len(folder.parts), identity, problem))
     # Files given one by one: a Canvas download only if they all sit in one folder (a shell's `downloads/*.ipynb`).
-    layout = decide_layout([shown(path.name) for path in loose], None) if len({p.parent for p in loose}) == 1 else "files"
+    one_folder = len({p.parent for p in loose}) == 1
+    layout = decide_layout([shown(path.name) for path in loose], None) if one_folder else "files"
     if loose:
         layouts.append(f"the {len(loose)} file(s) given one by one: {LAYOUTS[layout]}")
     for file in loose:
@@ -138,7 +140,8 @@ def _walk(folder: Path) -> list[tuple[tuple[str, ...], str]]:
                 if entry.is_symlink():
                     if named or entry.is_dir():
                         found.append((parts, f"{shown('/'.join(parts))} is a symbolic link, which the grader does not "
-                                             f"follow (it could lead anywhere on this machine): put the file itself there"))
+                                             f"follow (it could lead anywhere on this machine): put the file itself "
+                                             f"there"))
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name not in SKIPPED_FOLDERS:
                         pending.append(parts)
@@ -151,7 +154,7 @@ def _walk(folder: Path) -> list[tuple[tuple[str, ...], str]]:
     return sorted(found)
 
 
-def read_notebook(submission: Submission, limits: Limits = Limits()) -> nbformat.NotebookNode:
+def read_notebook(submission: Submission, limits: Limits = Limits()) -> nbformat.NotebookNode:  # noqa: B008 - Limits is frozen: one shared default is safe
     """Read the submission's notebook, without outputs, or raise InvalidSubmission saying why."""
     if submission.problem:
         raise InvalidSubmission(submission.problem)
@@ -197,17 +200,19 @@ def _notebook_from_zip(stream, name: str, cap: int) -> tuple[bytes, str]:
                 and "__MACOSX" not in info.filename and ".ipynb_checkpoints" not in info.filename
             ]
             if not notebooks:
-                raise InvalidSubmission(f"{name} is a zip without a notebook: submit the zip made by the export cell, or the .ipynb itself")
+                raise InvalidSubmission(f"{name} is a zip without a notebook: submit the zip made by the export cell, "
+                                        f"or the .ipynb itself")
             if len(notebooks) > 1:
                 names = [shown(info.filename) for info in notebooks[:10]]
                 raise InvalidSubmission(f"{name} holds {len(notebooks)} notebooks {names}: submit exactly one")
             info = notebooks[0]
             member = f"{shown(info.filename)} in {name}"
             if info.flag_bits & 0x1:
-                raise InvalidSubmission(f"{member} is encrypted: submit the zip made by the export cell, without a password")
+                raise InvalidSubmission(f"{member} is encrypted: submit the zip made by the export cell, without a "
+                                        f"password")
             if info.compress_type not in _READABLE_METHODS:
-                raise InvalidSubmission(f"{member} is compressed with method {info.compress_type}, which the grader does "
-                                        f"not read: submit the zip made by the export cell, or the .ipynb itself")
+                raise InvalidSubmission(f"{member} is compressed with method {info.compress_type}, which the grader "
+                                        f"does not read: submit the zip made by the export cell, or the .ipynb itself")
             if info.file_size > cap:
                 raise InvalidSubmission(f"{member} is {info.file_size:,} bytes, over the {cap:,}-byte limit")
             with archive.open(info) as member_stream:
@@ -217,7 +222,8 @@ def _notebook_from_zip(stream, name: str, cap: int) -> tuple[bytes, str]:
         raise
     except _ZIP_ERRORS as error:
         reason = shown(" ".join(str(error).split())[:200]) or type(error).__name__
-        raise InvalidSubmission(f"{name} is not a readable zip ({reason}): it is damaged or cut short; {AGAIN}") from error
+        raise InvalidSubmission(f"{name} is not a readable zip ({reason}): it is damaged or cut short; "
+                                f"{AGAIN}") from error
 
 
 def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbformat.NotebookNode:
@@ -228,7 +234,8 @@ def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbform
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise InvalidSubmission(f"{origin} is not UTF-8 text ({error.reason} at byte {error.start}): it is not a notebook file") from error
+        raise InvalidSubmission(f"{origin} is not UTF-8 text ({error.reason} at byte {error.start}): it is not a "
+                                f"notebook file") from error
     if json_depth(text) > max_depth:  # counted before parsing, so that no parser recurses that deep
         raise InvalidSubmission(f"{origin} nests its JSON more than {max_depth} levels deep, which no notebook does: "
                                 f"submit the .ipynb saved by Jupyter")
@@ -252,7 +259,8 @@ def _parse_notebook(raw: bytes, origin: str, cap: int, max_depth: int) -> nbform
         nbformat.validate(notebook)
     except Exception as error:  # nbformat raises several types for malformed notebooks
         first = shown((str(error).strip().splitlines() or [type(error).__name__])[0][:300])
-        raise InvalidSubmission(f"{origin} is not a valid notebook ({first}): open it in Jupyter and save it again") from error
+        raise InvalidSubmission(f"{origin} is not a valid notebook ({first}): open it in Jupyter and save "
+                                "it again") from error
     return notebook
 
 

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
+from typing import Any, Callable
 
 from ..exceptions import ExportUnreadable
 
@@ -39,7 +40,8 @@ def open_regular(root: Path, relative: str, cap: int) -> int:
     ``root`` is a folder the host created; nothing under it is trusted.
     """
     parts = PurePosixPath(relative).parts
-    if not parts or any(part in ("", ".", "..") or "/" in part for part in parts) or PurePosixPath(relative).is_absolute():
+    if (not parts or any(part in ("", ".", "..") or "/" in part for part in parts)
+            or PurePosixPath(relative).is_absolute()):
         raise UnsafeFile(f"{relative!r} is not a plain relative path")
     folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
@@ -116,7 +118,7 @@ def json_depth(text: str) -> int:
     return deepest
 
 
-def load_json(data: bytes, *, origin: str, max_depth: int, parse=json.loads):
+def load_json(data: bytes, *, origin: str, max_depth: int, parse: Callable[[str], Any] = json.loads) -> Any:
     """Parse UTF-8 JSON from a submission or an export; ``ExportUnreadable`` saying what is wrong.
 
     ``parse`` turns the text into values (the export's ``export_format.parse_json`` bounds integers).
@@ -147,7 +149,8 @@ def _open(name: str, flags: int, folder: int, relative: str) -> int:
 
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+                       (stat.S_ISBLK, "a block "
+                                      "device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
         if test(mode):
             return name
     return "not a regular file"

@@ -28,8 +28,8 @@ def claimed_steps(facts: SubmissionFacts) -> int | None:
     claims = [facts.model.optimizer_iterations]
     if facts.history.epochs_recorded is not None and facts.history.steps_per_epoch is not None:
         claims.append(facts.history.epochs_recorded * facts.history.steps_per_epoch)
-    claims = [claim for claim in claims if isinstance(claim, int) and claim > 0]
-    return max(claims) if claims else None
+    counted = [claim for claim in claims if isinstance(claim, int) and claim > 0]
+    return max(counted) if counted else None
 
 
 def training_cpu_flag(steps: int | None, cpu_seconds: float | None, reference: dict[str, float] | None) -> str | None:

@@ -122,7 +122,8 @@ def describe_model(value) -> ModelFacts:
         compiled=bool(compile_config) or bool(getattr(value, "compiled", False)),
         optimizer=normalise_name(compile_config.get("optimizer"))
         or _attempt(lambda: normalise_name(type(value.optimizer).__name__)),
-        learning_rate=_learning_rate(value, compile_config) if compile_config or getattr(value, "compiled", False) else None,
+        learning_rate=(_learning_rate(value, compile_config) if compile_config or getattr(value, "compiled", False)
+                       else None),
         loss=normalise_name(compile_config.get("loss")),
         metrics=tuple(normalise_name(m) for m in _flatten(compile_config.get("metrics"))),
         optimizer_iterations=_attempt(lambda: int(np.asarray(value.optimizer.iterations))),
@@ -187,7 +188,8 @@ def _layer_attributes(read) -> dict:
 def _ints_or_none(value):
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool):
         return (int(value),)
-    if isinstance(value, (list, tuple)) and value and len(value) <= 8 and all(_int_or_none(n) is not None for n in value):
+    if (isinstance(value, (list, tuple)) and value and len(value) <= 8
+            and all(_int_or_none(n) is not None for n in value)):
         return tuple(int(n) for n in value)
     return None
 

@@ -26,7 +26,8 @@ def summary(test_file) -> str:
         if result.passed:
             continue
         _, found, text = (result.message or "").partition(_FAILURE_MARKER)
-        texts.append(text.strip() if found else f"{test_file.name}: the check could not run:\n{(result.message or '').strip()}")
+        texts.append(text.strip() if found else f"{test_file.name}: the check could not "
+                                                f"run:\n{(result.message or '').strip()}")
     return "\n".join(texts)
 
 
