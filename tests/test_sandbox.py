@@ -21,6 +21,7 @@ from autograder.limits import Limits
 from autograder.trusted.inspector import Inspector
 from autograder.trusted.load_submission import find_submissions
 
+pytestmark = pytest.mark.sandbox
 PACKAGE = Path(run.__file__).resolve().parent.parent
 needs_bubblewrap = pytest.mark.skipif(bubblewrap.bubblewrap_problem() is not None,
                                       reason=f"needs the sandbox: {bubblewrap.bubblewrap_problem()}")
