@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from autograder.sandbox.cells import FAST_COMPILE_SOURCE
 from autograder.paths import ROOT
 

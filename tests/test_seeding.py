@@ -4,6 +4,7 @@ import copy
 import csv
 
 import nbformat
+import pytest
 
 from autograder import grade, ledger
 from autograder.execution.seeding import SEED_BITS, content_seed
