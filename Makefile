@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system data grade-examples test lint test-nonroot generate assignment check-generated check-reference gradescope browser libreoffice calibrate clean
+.PHONY: setup system data grade-examples test test-fast lint test-nonroot generate assignment check-generated check-reference gradescope browser libreoffice calibrate clean
 
 setup: system $(STAMP) data
 
@@ -48,8 +48,13 @@ data: $(STAMP)
 grade-examples: setup
 	$(PY) -m autograder grade solutions/fashion_mnist_keras.ipynb student_template/fashion_mnist_keras.ipynb examples/class examples/canvas --out grades
 
+# The complete suite, as CI runs it.
 test: setup
 	$(PY) -m pytest
+
+# The inner loop: every module's logic, without the trainings, the graded batches, Chromium and LibreOffice (pytest.ini).
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not browser and not office"
 
 # The sandbox's tests again as an unprivileged user (needs root to create it): what holds without root.
 test-nonroot: setup

@@ -8,6 +8,14 @@ from autograder.paths import EXAMPLE_FOLDERS, NOTEBOOK_NAME, SOLUTION_NOTEBOOK, 
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "submissions"
 EXAMPLE_BATCH = [SOLUTION_NOTEBOOK, STUDENT_TEMPLATE_DIR / NOTEBOOK_NAME, *EXAMPLE_FOLDERS]  # what `make grade-examples` grades
+SLOW_FIXTURES = {"graded_batch", "graded_examples", "tamper_batch"}  # each grades a batch with real trainings
+
+
+def pytest_collection_modifyitems(items):
+    """Mark ``slow`` every test that needs a graded batch, and the ``test_heavy_`` ones (each trains or grades)."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or item.name.startswith("test_heavy_"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -24,10 +24,10 @@ from autograder.rubric import QUESTIONS
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), shutil.which("chromedriver") or "/usr/bin/chromedriver"
 AXE_VERSION = "4.10.3"  # the Makefile's AXE_VERSION
 AXE = Path(__file__).resolve().parent.parent / "build" / "axe-core" / "node_modules" / "axe-core"
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     not (CHROMIUM.is_file() and Path(CHROMEDRIVER).is_file()),
     reason="headless Chromium is not installed: run `make browser` (apt-get install chromium chromium-driver); CI has it",
-)
+)]
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--window-size=1200,2000", "--hide-scrollbars")
 # Where the layout tests leave their screenshots, to look at (``SCREENSHOTS=dir pytest tests/test_browser.py``).

@@ -33,7 +33,20 @@ def test_ci_run_installs_chromium_then_runs_the_readmes_test_command():
     lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert lines.index("make browser") < lines.index("make test") == len(lines) - 1
     assert lines.index("make test-nonroot") < lines.index("make test")  # the sandbox's tests without root, too
-    assert "make test" in (ROOT / "README.md").read_text()
+
+
+def test_ci_runs_the_complete_suite_the_readme_names_and_test_fast_leaves_out_only_the_slow_and_the_tools():
+    """The README's Tests section names `make test` (everything, CI's last command) and `make test-fast`; the
+    complete suite deselects nothing, and the fast one only the slow, browser and office markers."""
+    tests_section = (ROOT / "README.md").read_text().split("\n## Tests\n", 1)[1].split("\n## ", 1)[0]
+    assert "`make test`" in tests_section and "`make test-fast`" in tests_section
+    assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
+    dry = subprocess.run(["make", "-n", "test", "test-fast"], cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    pytest_lines = [line for line in dry.stdout.splitlines() if " -m pytest" in line]
+    assert [line.split(" -m pytest", 1)[1] for line in pytest_lines] == ["", ' -m "not slow and not browser and not office"']
+    config = (ROOT / "pytest.ini").read_text()
+    assert "--strict-markers" in config and all(f"    {m}:" in config for m in ("slow", "sandbox", "browser", "office"))
 
 
 def test_make_targets_exist_and_run_the_documented_commands():

@@ -59,7 +59,6 @@ def test_help_lists_the_commands():
     completed = run_cli("--help")
     for command in ("grade", "generate", "calibrate", "setup-data"):
         assert command in completed.stdout
-    assert (ROOT / "README.md").is_file()
 
 
 def test_the_instructors_threshold_is_used_said_and_recorded(tmp_path):

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from autograder.paths import ROOT
@@ -56,6 +57,7 @@ def cheap_class(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # three shards graded and merged, then one batch: ~25 s
 def test_the_slurm_tasks_run_by_hand_then_the_merge_equal_one_batch(tmp_path):
     submissions, out = cheap_class(tmp_path / "class"), tmp_path / "out"
     for task in ("1", "2", "3"):

@@ -23,8 +23,8 @@ from autograder.roster import Student
 from autograder.rubric import run_checks
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-pytestmark = pytest.mark.skipif(
-    SOFFICE is None, reason="LibreOffice is not installed: run `make libreoffice` (apt-get install libreoffice-calc); CI has it")
+pytestmark = [pytest.mark.office, pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice is not installed: run `make libreoffice` (apt-get install libreoffice-calc); CI has it")]
 SEPARATORS = {"comma": "44", "semicolon": "59"}  # LibreOffice's CSV filter options: separator, quote ("), UTF-8, line 1
 TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"

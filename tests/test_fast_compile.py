@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from autograder.sandbox.cells import FAST_COMPILE_SOURCE
 from autograder.paths import ROOT
 
@@ -60,6 +62,7 @@ print(json.dumps(results))
 '''
 
 
+@pytest.mark.slow  # two trainings
 def test_fast_compile_trains_bit_for_bit_the_same_weights():
     completed = subprocess.run([sys.executable, "-c", PROOF, FAST_COMPILE_SOURCE], capture_output=True, text=True,
                                env={"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, timeout=600)

@@ -158,6 +158,7 @@ def test_setup_and_run_autograder_are_valid_bash(autograder_zip, tmp_path):
     assert "ppa:deadsnakes" in (root / "source" / "setup.sh").read_text()  # Python 3.11 on any Ubuntu image
 
 
+@pytest.mark.slow  # graded by run_autograder, a real training
 def test_every_case_writes_a_results_json_in_gradescopes_format(runs):
     for case, (exit_code, output, results) in runs.items():
         assert exit_code == 0, (case, output[-3000:])
@@ -165,6 +166,7 @@ def test_every_case_writes_a_results_json_in_gradescopes_format(runs):
         validate(results)
 
 
+@pytest.mark.slow  # graded by run_autograder, a real training
 def test_reference_earns_full_marks_with_hidden_checks_shown_after_publishing(runs):
     _, output, results = runs["reference"]
     assert results["score"] == 22, output[-3000:]
@@ -183,6 +185,7 @@ def test_reference_earns_full_marks_with_hidden_checks_shown_after_publishing(ru
         assert is_hidden == any(description in test["output"] for description in hidden), test
 
 
+@pytest.mark.slow  # graded by run_autograder, a real training
 @pytest.mark.parametrize("case", FAILING)
 def test_failing_fixture_loses_exactly_its_expected_points(runs, case):
     _, output, results = runs[case]
@@ -212,6 +215,7 @@ def second_runs(runs, scratch):
             for case in ("reference", FAILING[0])}
 
 
+@pytest.mark.slow  # graded by run_autograder, a real training
 @pytest.mark.parametrize("first", ["reference", FAILING[0]])
 def test_a_second_run_in_the_same_root_grades_its_own_submission(second_runs, first):
     """The first run's folder under grading/ once made the second give 0 ("could not grade"): now each run
@@ -225,6 +229,7 @@ def test_a_second_run_in_the_same_root_grades_its_own_submission(second_runs, fi
     assert len(list((root / "grading").iterdir())) == 1  # the earlier run's folder is gone, not piling up
 
 
+@pytest.mark.slow  # graded by run_autograder, a real training
 def test_unreadable_or_missing_submissions_still_get_a_clear_result(runs):
     _, _, invalid = runs["invalid"]
     assert invalid["score"] == 0 and "invalid" in invalid["output"] and "not valid JSON" in invalid["output"]

@@ -245,8 +245,7 @@ TAMPER_CASES = ["patches_the_exporter", "monkeypatches_fit", "monkeypatches_nump
 @pytest.mark.parametrize("name", TAMPER_CASES)
 def test_tamper_notebooks_are_flagged(name):
     path = TAMPER / f"{name}.ipynb"
-    if not path.exists():
-        pytest.skip(f"tamper fixture {path.name} is missing")
+    assert path.exists(), f"tamper fixture {path.name} is missing: run tests/fixtures/build_tamper.py"
     assert integrity_flags(nbformat.read(path, as_version=4))
 
 

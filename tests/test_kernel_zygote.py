@@ -17,10 +17,10 @@ from autograder.execution.confine import ScratchSpace
 from autograder.limits import Limits
 from autograder.sandbox import kernel_launcher
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.sandbox, pytest.mark.slow, pytest.mark.skipif(  # slow: the zygote imports TensorFlow, ~3 min
     os.geteuid() != 0 or bubblewrap.bubblewrap_problem() is not None,
     reason="the zygote needs bubblewrap and root (it moves kernels into other sandboxes' namespaces)",
-)
+)]
 
 LIMITS = Limits(timeout=90)
 

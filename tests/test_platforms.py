@@ -184,6 +184,7 @@ def cells_of(notebook) -> list:
 # --- Colab -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # builds the Colab-like virtualenv (pip) on a fresh machine
 def test_colab_without_network_says_what_to_install_and_still_checks(colab_venv, tmp_path):
     """Colab-like runtime with the package registry unreachable (pip's connection is refused, as offline).
 

@@ -82,8 +82,7 @@ def test_feedback_without_facts_or_history_says_why_instead_of_plotting(reports)
 
 def test_feedback_draws_the_reference_curves_from_the_calibration_record():
     curves = reference_curves()
-    if curves is None:
-        pytest.skip(f"{REFERENCE_METRICS} has no reference_curves yet: run `make calibrate`")
+    assert curves is not None, f"{REFERENCE_METRICS} has no reference_curves: run `make calibrate`"
     assert len(curves["train_accuracy"]) == len(curves["val_accuracy"]) == 10
     result = class_results()[0]
     with_reference, alone = feedback_html(result, curves), feedback_html(result, None)

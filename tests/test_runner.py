@@ -126,6 +126,7 @@ def _execute(tmp_path, sources, limits, monkeypatch):
 LIMITS = Limits(timeout=10, interrupt_grace=2, export_timeout=30, replay_slack=20)
 
 
+@pytest.mark.slow  # a real kernel, ~15 s: test_runner_decisions.py checks the same decision in seconds
 def test_a_kernel_that_ignores_the_interrupt_is_killed_and_the_work_before_it_is_replayed_and_exported(
         tmp_path, monkeypatch):
     execution, export = _execute(tmp_path, ["test_acc = 0.5", SPIN_IGNORING_SIGINT, "test_acc = 0.9"], LIMITS,
@@ -139,12 +140,14 @@ def test_a_kernel_that_ignores_the_interrupt_is_killed_and_the_work_before_it_is
     assert json.loads((export / FACTS_FILE).read_text())["test_acc"]["value"] == 0.5  # the cell before it, replayed
 
 
+@pytest.mark.slow  # a real kernel, ~10 s: test_runner_decisions.py checks the same decision in seconds
 def test_a_kernel_that_yields_to_the_interrupt_exports_in_place(tmp_path, monkeypatch):
     execution, export = _execute(tmp_path, ["test_acc = 0.5", SPIN], LIMITS, monkeypatch)
     assert execution.status == "timeout" and execution.exported and "replay" not in execution.seconds, execution
     assert (export / DONE_FILE).is_file()
 
 
+@pytest.mark.slow  # a real kernel, ~10 s
 def test_an_export_that_times_out_is_not_taken_as_done(tmp_path, monkeypatch):
     """nbclient answers a timed-out cell with a reply of its own and no error output: the export's files decide."""
     slow_save = "import time, numpy\nx_train = numpy.zeros(3)\nnumpy.save = lambda *args, **kwargs: time.sleep(60)"

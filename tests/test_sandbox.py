@@ -21,6 +21,7 @@ from autograder.limits import Limits
 from autograder.trusted.inspector import Inspector
 from autograder.trusted.load_submission import find_submissions
 
+pytestmark = pytest.mark.sandbox
 PACKAGE = Path(run.__file__).resolve().parent.parent
 needs_bubblewrap = pytest.mark.skipif(bubblewrap.bubblewrap_problem() is not None,
                                       reason=f"needs the sandbox: {bubblewrap.bubblewrap_problem()}")
@@ -114,6 +115,7 @@ print(json.dumps({
     assert result.execution.status == "completed" and result.execution.exported
 
 
+@pytest.mark.slow  # grades a notebook twice, ~50 s
 def test_unsandboxed_fallback_is_loud_and_still_grades(tmp_path, monkeypatch, capfd):
     monkeypatch.setattr(bubblewrap, "bubblewrap_problem", lambda: "bubblewrap switched off for this test")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import numpy as np\nx_train = np.zeros((3, 28, 28))")])

@@ -22,6 +22,8 @@ from autograder.trusted.inspector import Inspector
 from autograder.trusted.load_submission import find_submissions
 from facts_factory import cnn_expected
 
+pytestmark = pytest.mark.slow  # trains the second assignment's model
+
 SMALL_CNN = Path(__file__).resolve().parent / "assignments" / "small_cnn.ipynb"
 
 # Where the two assignments differ, written by hand: the lesson's reference must fail exactly these.

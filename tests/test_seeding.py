@@ -4,6 +4,7 @@ import copy
 import csv
 
 import nbformat
+import pytest
 
 from autograder import grade, ledger
 from autograder.execution.seeding import SEED_BITS, content_seed
@@ -82,6 +83,7 @@ def test_the_grader_seeds_before_any_cell_of_the_students():
     assert source.index("set_random_seed") > source.index("set_intra_op_parallelism_threads")
 
 
+@pytest.mark.slow  # two trainings
 def test_one_notebook_graded_in_two_separate_batches_gets_the_same_accuracy_and_score(tmp_path):
     """Batch one: the notebook alone (a cold kernel, and on a machine of several cores, all of them for
     TensorFlow). Batch two: the same work downloaded again under another name, beside another file (a kernel

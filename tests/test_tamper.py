@@ -21,6 +21,7 @@ from autograder.reports.report import submission_folder
 from autograder.rubric import QUESTIONS
 from autograder.trusted.dataset import FILES, keras_cache_dir
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # one batch of every fixture, two trainings: minutes
 TAMPER = Path(__file__).resolve().parent / "fixtures" / "tamper"
 MARKER = Path("/tmp/autograder-tamper-pickle-ran")
 NETWORK_PORT = 47611
@@ -98,8 +99,9 @@ def tamper_batch(tmp_path_factory):
 
 def _row(rows, scenario):
     matches = [row for name, row in rows.items() if Path(name).stem == scenario]
-    if not matches:
-        pytest.skip(f"{scenario} was not run here (see tamper_batch)")
+    if not matches and scenario == "fork_bomb" and _cgroups_problem():  # left out of the batch on purpose
+        pytest.skip(f"fork_bomb is not run without the sandbox's process cap: {_cgroups_problem()}")
+    assert matches, f"no row for the tamper fixture {scenario}: is it missing from {TAMPER}? run tests/fixtures/build_tamper.py"
     return matches[0]
 
 

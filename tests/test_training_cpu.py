@@ -144,6 +144,8 @@ spin()
 os.wait()"""
 
 
+@pytest.mark.sandbox
+@pytest.mark.slow  # TensorFlow in a sandboxed kernel, ~25 s each
 @pytest.mark.skipif(bubblewrap.bubblewrap_problem() is not None or _cpu_unmeasured(),
                     reason="needs the sandbox and a cgroup that measures CPU (root)")
 @pytest.mark.parametrize("warm", [False, True], ids=["cold_kernel", "forked_from_the_zygote"])
