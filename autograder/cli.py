@@ -20,6 +20,17 @@ class _KitGroup(click.Group):
             sys.exit(2)
 
 
+def late_options(command):
+    """``--late-policy`` and ``--due``, the same for ``grade`` and ``merge``."""
+    command = click.option("--due", default=None, metavar="DATETIME",
+                           help="The due date, e.g. 2026-03-01T23:59-05:00: how late a Gradescope export's submissions "
+                                "are (Canvas marks them LATE itself). Kept with the late policy.")(command)
+    return click.option("--late-policy", default=None, metavar="POLICY",
+                        help="How late submissions lose points, applied after the rubric and overrides: "
+                             "grace=2h,per-day=10%,max=50% and/or cap=80% (see README, Late submissions); 'none' drops "
+                             "it. Kept in --out and reused until another is given.")(command)
+
+
 @click.group(cls=_KitGroup)
 def cli():
     """Homework kit for "Implementing Neural Networks with Keras"."""
@@ -56,13 +67,7 @@ def cli():
 @click.option("--threshold", default=None, type=click.FloatRange(min=0, max=1),
               help="The test accuracy a model must reach, for this run [default: the calibrated one in "
                    "solutions/reference_metrics.json]. A change only rescores: no notebook runs again.")
-@click.option("--late-policy", default=None, metavar="POLICY",
-              help="How late submissions lose points, applied after the rubric and overrides: "
-                   "grace=2h,per-day=10%,max=50% and/or cap=80% (see README, Late submissions); 'none' drops it. Kept "
-                   "in --out and reused until another is given.")
-@click.option("--due", default=None, metavar="DATETIME",
-              help="The due date, e.g. 2026-03-01T23:59-05:00: how late a Gradescope export's submissions are (Canvas "
-                   "marks them LATE itself). Kept with the late policy.")
+@late_options
 def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overrides, assignment_name, threshold,
           late_policy, due):
     """Grade notebooks (.ipynb), Otter export zips, or folders of them.
@@ -87,13 +92,7 @@ def grade(paths, out, timeout, memory, jobs, cold_kernels, shard, roster, overri
 @click.option("--overrides", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Points changed by hand, with a reason (CSV), applied after the rubric.")
 @click.option("--assignment-name", default=None, help="The assignment's column in canvas.csv.")
-@click.option("--late-policy", default=None, metavar="POLICY",
-              help="How late submissions lose points, applied after the rubric and overrides: "
-                   "grace=2h,per-day=10%,max=50% and/or cap=80% (see README, Late submissions); 'none' drops it. Kept "
-                   "in --out and reused until another is given.")
-@click.option("--due", default=None, metavar="DATETIME",
-              help="The due date, e.g. 2026-03-01T23:59-05:00: how late a Gradescope export's submissions are (Canvas "
-                   "marks them LATE itself). Kept with the late policy.")
+@late_options
 def merge(dirs, out, roster, overrides, assignment_name, late_policy, due):
     """Join the --out folders of `grade --shard K/N` (every K of one N) into one grades.csv, summary and LMS files.
 
