@@ -308,7 +308,7 @@ def _run_cells(runnable, indices, numbers, execution: Execution, kernel: "_Kerne
     client = _LimitedClient(
         # no `timeout` here: each cell's is set just before it runs (the time left, or the export's own)
         runnable, allow_errors=True, interrupt_on_timeout=True, kernel_manager_class=kernel.manager,
-        iopub_timeout=limits.interrupt_grace,  # after a timeout: how long the kernel has to yield to the interrupt
+        iopub_timeout=math.ceil(limits.interrupt_grace),  # seconds to yield to the interrupt; nbclient takes an int
         kernel_name=KERNEL_NAME,  # never the notebook's own kernelspec: that would start a kernel outside the sandbox
         error_on_timeout={"ename": "TimeoutError", "evalue": "stopped by the grader's time limit", "traceback": []},
         limits=limits, store_widget_state=False, record_timing=False,
